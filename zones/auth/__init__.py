@@ -1,0 +1,1 @@
+"""Users, passwords, tokens, keys, roles and (later) the lowest-zone lookup."""

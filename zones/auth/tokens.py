@@ -1,0 +1,152 @@
+"""Tokens: JWTs this zone signs with its Ed25519 key, and verification of any trusted zone's.
+
+`TokenVerifier.verify` returns the caller's `Identity` for a good token and
+raises `Unauthorized` for anything else: a malformed token, an algorithm other
+than EdDSA (so `none` and every HMAC variant are refused before any key is
+touched), a bad signature, an expired token, or an issuer this zone does not
+trust. `identity_from_headers` adds the rule for no credentials at all: None.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import jwt
+
+from zones.auth.jwks import JwksCache
+from zones.auth.keys import SigningKey
+from zones.auth.roles import Identity
+from zones.errors import Unauthorized
+from zones.node.database import utcnow
+
+ALGORITHM = "EdDSA"
+REQUIRED_CLAIMS = ["exp", "iat", "iss", "sub", "client", "roles"]
+CLOCK_LEEWAY_SECONDS = 5
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    expires_at: datetime
+
+
+class TokenIssuer:
+    """Signs tokens for this zone's users."""
+
+    def __init__(self, key: SigningKey, issuer: str, ttl_seconds: float) -> None:
+        self._key = key
+        self._issuer = issuer
+        self._ttl = timedelta(seconds=ttl_seconds)
+
+    def issue(self, username: str, client: str, roles: list[str]) -> IssuedToken:
+        now = utcnow()
+        expires_at = now + self._ttl
+        claims = {
+            "iss": self._issuer,
+            "sub": username,
+            "client": client,
+            "roles": sorted(roles),
+            "iat": int(now.timestamp()),
+            "exp": int(expires_at.timestamp()),
+            "jti": str(uuid.uuid4()),
+        }
+        token = jwt.encode(
+            claims, self._key.private_key, algorithm=ALGORITHM, headers={"kid": self._key.kid}
+        )
+        return IssuedToken(token=token, expires_at=expires_at.replace(microsecond=0))
+
+
+class TokenVerifier:
+    """Verifies tokens of this zone and of the issuers it trusts."""
+
+    def __init__(
+        self,
+        own_issuer: str,
+        own_key: SigningKey,
+        trusted_issuers: frozenset[str],
+        jwks: JwksCache,
+    ) -> None:
+        self._own_issuer = own_issuer
+        self._own_key = own_key
+        self._trusted = trusted_issuers
+        self._jwks = jwks
+
+    async def verify(self, token: str) -> Identity:
+        header, unverified = _read_unverified(token)
+        issuer = unverified.get("iss")
+        if not isinstance(issuer, str) or issuer not in self._trusted:
+            raise Unauthorized(f"token issuer {issuer!r} is not trusted by this zone")
+        kid = header.get("kid")
+        if not isinstance(kid, str):
+            raise Unauthorized("token header has no key id (kid)")
+        key = await self._key_for(issuer, kid)
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[ALGORITHM],
+                issuer=issuer,
+                leeway=CLOCK_LEEWAY_SECONDS,
+                options={"require": REQUIRED_CLAIMS},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise Unauthorized("token has expired") from exc
+        except jwt.InvalidTokenError as exc:
+            raise Unauthorized(f"token is invalid: {exc}") from exc
+        return _identity_from_claims(claims)
+
+    async def _key_for(self, issuer: str, kid: str) -> Any:
+        if issuer == self._own_issuer:
+            if kid != self._own_key.kid:
+                raise Unauthorized(f"token key {kid!r} is not this zone's key")
+            return self._own_key.private_key.public_key()
+        return await self._jwks.key_for(issuer, kid)
+
+
+def _read_unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    try:
+        header = jwt.get_unverified_header(token)
+        if header.get("alg") != ALGORITHM:
+            raise Unauthorized(f"token algorithm {header.get('alg')!r} is refused; use EdDSA")
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.InvalidTokenError as exc:
+        raise Unauthorized(f"token is malformed: {exc}") from exc
+    return header, claims
+
+
+def _identity_from_claims(claims: Mapping[str, Any]) -> Identity:
+    username, client, roles = claims["sub"], claims["client"], claims["roles"]
+    if not (
+        isinstance(username, str)
+        and isinstance(client, str)
+        and isinstance(roles, list)
+        and all(isinstance(role, str) for role in roles)
+    ):
+        raise Unauthorized("token claims sub, client and roles have the wrong types")
+    return Identity(username=username, client=client, roles=frozenset(roles), issuer=claims["iss"])
+
+
+def token_from_headers(headers: Mapping[str, str]) -> str | None:
+    """The token a request carries in `Authorization: Bearer` or `X-Auth-Token`, if any."""
+    authorization = headers.get("Authorization")
+    if authorization:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("Authorization header must be 'Bearer <token>'")
+        return token.strip()
+    token = headers.get("X-Auth-Token", "").strip()
+    return token or None
+
+
+async def identity_from_headers(
+    verifier: TokenVerifier, headers: Mapping[str, str]
+) -> Identity | None:
+    """None when the request carries no credentials; raises Unauthorized for bad ones."""
+    token = token_from_headers(headers)
+    if token is None:
+        return None
+    return await verifier.verify(token)

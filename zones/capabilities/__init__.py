@@ -1,0 +1,1 @@
+"""Typed capabilities: values, the host registry, aggregation and requirement matching."""

@@ -1,0 +1,102 @@
+"""The errors every part of a zone raises, each carrying its HTTP status.
+
+Domain code (storage, auth, the router) raises these; one middleware in
+`zones.node.problems` renders them as RFC 9457 problem+json. Nothing here
+imports aiohttp, so the data layer stays free of the web framework.
+
+    ZonesError                 500  base class; never raised for bad input
+    ├── BadRequest             400  malformed or invalid input (detail names the field)
+    ├── Unauthorized           401  missing, bad or expired credentials
+    ├── Forbidden              403  role or client not allowed
+    ├── NotFound               404
+    ├── MethodNotAllowed       405
+    ├── Conflict               409  duplicate name, id reused with another body
+    ├── PayloadTooLarge        413
+    ├── ChildError             502  a child answered with an error
+    │   ├── ChildUnreachable   502  no connection to the child
+    │   └── ChildRefused       502  the child said no (carries the child's status)
+    ├── ChildTimeout           504  a child did not answer in time
+    └── LoopDetected           508
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class ZonesError(Exception):
+    """An error with an HTTP status, a short title and a detail for the user."""
+
+    status: ClassVar[int] = 500
+    title: ClassVar[str] = "Internal Server Error"
+
+    def __init__(self, detail: str, **extensions: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extensions = extensions
+
+
+class BadRequest(ZonesError):
+    status = 400
+    title = "Bad Request"
+
+
+class Unauthorized(ZonesError):
+    status = 401
+    title = "Unauthorized"
+
+
+class Forbidden(ZonesError):
+    status = 403
+    title = "Forbidden"
+
+
+class NotFound(ZonesError):
+    status = 404
+    title = "Not Found"
+
+
+class MethodNotAllowed(ZonesError):
+    status = 405
+    title = "Method Not Allowed"
+
+
+class Conflict(ZonesError):
+    status = 409
+    title = "Conflict"
+
+
+class PayloadTooLarge(ZonesError):
+    status = 413
+    title = "Payload Too Large"
+
+
+class ChildError(ZonesError):
+    status = 502
+    title = "Bad Gateway"
+
+
+class ChildUnreachable(ChildError):
+    """The child could not be reached at all (connection refused, DNS, reset)."""
+
+
+class ChildRefused(ChildError):
+    """The child answered with an error status; `child_status` is what it said."""
+
+    def __init__(self, detail: str, child_status: int, **extensions: Any) -> None:
+        super().__init__(detail, **extensions)
+        self.child_status = child_status
+
+
+class ChildTimeout(ZonesError):
+    status = 504
+    title = "Gateway Timeout"
+
+
+class LoopDetected(ZonesError):
+    status = 508
+    title = "Loop Detected"
+
+
+class ConfigError(Exception):
+    """A node configuration that cannot be used; the message names the key."""

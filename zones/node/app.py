@@ -1,0 +1,105 @@
+"""The app factory: `create_app(settings)` builds a whole zone node, and nothing else does.
+
+Resources are cleanup contexts, appended in dependency order: the zone's keys,
+the database (migrated, with its uuid and first admin), then the one pooled
+HTTP client for calls to other zones and what is built on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiohttp
+from aiohttp import web
+
+from zones.auth import handlers as auth_handlers
+from zones.auth.jwks import JwksCache
+from zones.auth.keys import load_secret_box, load_signing_key
+from zones.auth.tokens import TokenIssuer, TokenVerifier
+from zones.auth.users import ensure_admin
+from zones.node import handlers as node_handlers
+from zones.node.appkeys import (
+    CHILD_CLIENT,
+    HTTP_SESSION,
+    OPENAPI,
+    SECRET_BOX,
+    SESSIONS,
+    SETTINGS,
+    SIGNING_KEY,
+    TOKEN_ISSUER,
+    TOKEN_VERIFIER,
+    ZONE_UUID,
+)
+from zones.node.config import Settings
+from zones.node.database import create_engine, create_sessions, migrate
+from zones.node.endpoints import EndpointTable
+from zones.node.identity import ensure_zone_uuid
+from zones.node.openapi import build_openapi
+from zones.node.problems import problem_middleware
+from zones.node.request_ids import request_id_middleware
+from zones.router import handlers as router_handlers
+from zones.router.client import ChildClient
+
+ENDPOINT_TABLES: tuple[EndpointTable, ...] = (
+    node_handlers.endpoints,
+    auth_handlers.endpoints,
+    router_handlers.endpoints,
+)
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(
+        client_max_size=settings.zone.max_body_bytes,
+        middlewares=[request_id_middleware, problem_middleware],
+    )
+    app[SETTINGS] = settings
+    app.cleanup_ctx.append(keys_context)
+    app.cleanup_ctx.append(database_context)
+    app.cleanup_ctx.append(http_client_context)
+    for table in ENDPOINT_TABLES:
+        table.add_to(app)
+    app[OPENAPI] = build_openapi(
+        (endpoint for table in ENDPOINT_TABLES for endpoint in table.endpoints), settings.url
+    )
+    return app
+
+
+async def keys_context(app: web.Application) -> AsyncIterator[None]:
+    secrets_dir = app[SETTINGS].secrets_dir
+    app[SIGNING_KEY] = load_signing_key(secrets_dir)
+    app[SECRET_BOX] = load_secret_box(secrets_dir)
+    yield
+
+
+async def database_context(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    engine = create_engine(settings.database_url)
+    try:
+        await migrate(engine)
+        sessions = create_sessions(engine)
+        async with sessions.begin() as session:
+            app[ZONE_UUID] = await ensure_zone_uuid(session)
+            admin_password = settings.auth.admin_password
+            await ensure_admin(
+                session,
+                None if admin_password is None else admin_password.get_secret_value(),
+                settings.auth.admin_client,
+            )
+        app[SESSIONS] = sessions
+        yield
+    finally:
+        await engine.dispose()
+
+
+async def http_client_context(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    connector = aiohttp.TCPConnector(limit=200, limit_per_host=50, ttl_dns_cache=300)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        app[HTTP_SESSION] = session
+        jwks = JwksCache(session, timeout=settings.router.child_timeout)
+        app[TOKEN_VERIFIER] = TokenVerifier(
+            settings.url, app[SIGNING_KEY], settings.trusted_issuers, jwks
+        )
+        app[TOKEN_ISSUER] = TokenIssuer(app[SIGNING_KEY], settings.url, settings.auth.token_ttl)
+        app[CHILD_CLIENT] = ChildClient(session, timeout=settings.router.child_timeout)
+        yield

@@ -1,0 +1,74 @@
+"""Every error a zone answers, rendered in one place as RFC 9457 problem+json.
+
+`problem_middleware` turns our `ZonesError`s, aiohttp's own HTTP errors (no
+such route, wrong method, body too large) and anything unexpected into the
+same shape. An unexpected exception is logged with its traceback and answered
+as a bare 500: no Python detail ever reaches the client.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import Any
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from zones.errors import ZonesError
+from zones.node.appkeys import SETTINGS
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+log = logging.getLogger("zones.node")
+
+
+def problem_type(title: str) -> str:
+    return "urn:zones:problem:" + re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+
+
+def problem_response(
+    status: int,
+    title: str,
+    detail: str,
+    extensions: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> web.Response:
+    body = {"type": problem_type(title), "title": title, "status": status, "detail": detail}
+    body.update(extensions or {})
+    return web.Response(
+        status=status,
+        text=json.dumps(body),
+        content_type=PROBLEM_CONTENT_TYPE,
+        headers=headers,
+    )
+
+
+def _describe_http_error(request: web.Request, exc: web.HTTPException) -> str:
+    if isinstance(exc, web.HTTPNotFound):
+        return f"no endpoint at {request.path}"
+    if isinstance(exc, web.HTTPMethodNotAllowed):
+        allowed = ", ".join(sorted(exc.allowed_methods))
+        return f"method {request.method} is not allowed on {request.path}; allowed: {allowed}"
+    if isinstance(exc, web.HTTPRequestEntityTooLarge):
+        limit = request.app[SETTINGS].zone.max_body_bytes
+        return f"body: larger than this zone's limit of {limit} bytes"
+    return exc.text or exc.reason
+
+
+@web.middleware
+async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ZonesError as exc:
+        return problem_response(exc.status, exc.title, exc.detail, exc.extensions)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+        return problem_response(
+            exc.status, exc.reason, _describe_http_error(request, exc), headers=headers
+        )
+    except Exception:
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return problem_response(500, "Internal Server Error", "the zone failed to answer")

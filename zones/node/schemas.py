@@ -1,0 +1,47 @@
+"""Base classes of every request and answer model, and the models of the node's own endpoints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+
+class RequestModel(BaseModel):
+    """A request body: unknown fields are refused and values are never coerced."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class PatchModel(RequestModel):
+    """A partial update: any subset of fields, at least one, none of them null."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nulls_and_not_empty(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            if not data:
+                raise ValueError("give at least one field to change")
+            nulls = sorted(key for key, value in data.items() if value is None)
+            if nulls:
+                raise ValueError(f"{', '.join(nulls)}: must not be null")
+        return data
+
+
+class ResponseModel(BaseModel):
+    """An answer; extra fields may be added later without breaking clients."""
+
+    model_config = ConfigDict(frozen=True)
+
+
+class Health(ResponseModel):
+    status: str
+
+
+class Problem(ResponseModel):
+    """RFC 9457 problem details, the shape of every error."""
+
+    type: str
+    title: str
+    status: int
+    detail: str

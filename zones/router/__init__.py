@@ -1,0 +1,1 @@
+"""Children and the calls to them: child client, poller, placement, forwarding, merge."""

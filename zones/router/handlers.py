@@ -1,0 +1,226 @@
+"""The `/zones` endpoints: this zone's children (zone-add and friends) and `/zones/info`."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from zones.auth.roles import Role
+from zones.errors import Conflict
+from zones.node.appkeys import CHILD_CLIENT, SECRET_BOX, SESSIONS, SETTINGS, ZONE_UUID
+from zones.node.database import utcnow
+from zones.node.endpoints import Call, EndpointTable, json_response
+from zones.router import children
+from zones.router.info import build_zone_info
+from zones.router.models import ChildZone
+from zones.router.probe import ProbeResult, probe_child
+from zones.router.schemas import (
+    Zone,
+    ZoneCreateEnvelope,
+    ZoneDetail,
+    ZoneDetailEnvelope,
+    ZoneEnvelope,
+    ZoneInfo,
+    ZoneInfoEnvelope,
+    Zones,
+    ZoneUpdateEnvelope,
+)
+
+endpoints = EndpointTable("zones")
+ID_PATH = {"id": "integer"}
+CREDENTIAL_FIELDS = ("api_url", "username", "password")
+
+
+def zone_view(child: ChildZone) -> Zone:
+    return Zone(**_zone_fields(child))
+
+
+def _zone_fields(child: ChildZone) -> dict[str, Any]:
+    return {
+        "id": child.id,
+        "name": child.name,
+        "uuid": child.uuid,
+        "api_url": child.api_url,
+        "username": child.username,
+        "enabled": child.enabled,
+        "weight_offset": child.weight_offset,
+        "state": child.state if child.enabled else "disabled",
+        "last_seen": child.last_seen,
+        "last_error": child.last_error,
+    }
+
+
+def zone_detail_view(child: ChildZone) -> ZoneDetail:
+    fields = _zone_fields(child)
+    if child.last_info is None:
+        return ZoneDetail(**fields)
+    info = ZoneInfo.model_validate(child.last_info)
+    return ZoneDetail(
+        **fields,
+        capabilities=info.capabilities,
+        free=info.free,
+        hosts=info.hosts,
+        instances=info.instances,
+        children=info.children,
+        generation=info.generation,
+    )
+
+
+def provisional_name(api_url: str) -> str:
+    """A stand-in name made from the URL, for a child that has not told its own yet."""
+    slug = re.sub(r"[^a-z0-9]+", "-", (urlsplit(api_url).netloc or api_url).lower())
+    return f"unnamed-{slug}".strip("-")[:63].rstrip("-")
+
+
+def learnt_fields(probe: ProbeResult, own_uuid: str) -> dict[str, Any]:
+    """What zone-add stores from its first contact with the child."""
+    if probe.info is None:
+        return {"state": "unknown", "last_error": probe.error}
+    if probe.info.uuid == own_uuid:
+        raise Conflict("zone.api_url: that is this zone itself; a zone cannot be its own child")
+    return {
+        "uuid": probe.info.uuid,
+        "state": "online",
+        "last_seen": utcnow(),
+        "last_error": None,
+        "last_info": probe.info.model_dump(mode="json"),
+    }
+
+
+def name_fields(given: str | None, probe: ProbeResult, api_url: str) -> dict[str, Any]:
+    if given is not None:
+        return {"name": given, "name_is_provisional": False}
+    if probe.info is not None:
+        return {"name": probe.info.name, "name_is_provisional": False}
+    return {"name": provisional_name(api_url), "name_is_provisional": True}
+
+
+@endpoints.route(
+    "GET",
+    "/zones/info",
+    summary="This zone as its parents see it",
+    roles=[Role.ADMIN, Role.SERVICE],
+    response=ZoneInfoEnvelope,
+)
+async def zone_info(call: Call[None]) -> web.StreamResponse:
+    info = build_zone_info(call.app[SETTINGS], call.app[ZONE_UUID])
+    return json_response(ZoneInfoEnvelope(zone=info))
+
+
+@endpoints.route(
+    "GET", "/zones", summary="This zone's children", roles=[Role.ADMIN], response=Zones
+)
+async def list_zones(call: Call[None]) -> web.StreamResponse:
+    async with call.app[SESSIONS].begin() as session:
+        rows = await children.list_children(session)
+    return json_response(Zones(zones=[zone_view(row) for row in rows]))
+
+
+@endpoints.route(
+    "POST",
+    "/zones",
+    summary="zone-add: register a child zone",
+    roles=[Role.ADMIN],
+    body=ZoneCreateEnvelope,
+    response=ZoneEnvelope,
+    status=201,
+)
+async def add_zone(call: Call[ZoneCreateEnvelope]) -> web.StreamResponse:
+    new = call.body.zone
+    probe = await probe_child(call.app[CHILD_CLIENT], new.api_url, new.username, new.password)
+    values = {
+        "api_url": new.api_url,
+        "username": new.username,
+        "password_encrypted": call.app[SECRET_BOX].seal(new.password),
+        "enabled": new.enabled,
+        "weight_offset": new.weight_offset,
+        **name_fields(new.name, probe, new.api_url),
+        **learnt_fields(probe, call.app[ZONE_UUID]),
+    }
+    async with call.app[SESSIONS].begin() as session:
+        child = await children.add_child(session, **values)
+    return json_response(ZoneEnvelope(zone=zone_view(child)), status=201)
+
+
+@endpoints.route(
+    "GET",
+    "/zones/{id}",
+    summary="One child",
+    roles=[Role.ADMIN],
+    response=ZoneEnvelope,
+    path_types=ID_PATH,
+)
+async def show_zone(call: Call[None]) -> web.StreamResponse:
+    async with call.app[SESSIONS].begin() as session:
+        child = await children.get_child(session, call.path_id())
+    return json_response(ZoneEnvelope(zone=zone_view(child)))
+
+
+@endpoints.route(
+    "GET",
+    "/zones/{id}/detail",
+    summary="One child with what was last learnt from it",
+    roles=[Role.ADMIN],
+    response=ZoneDetailEnvelope,
+    path_types=ID_PATH,
+)
+async def show_zone_detail(call: Call[None]) -> web.StreamResponse:
+    async with call.app[SESSIONS].begin() as session:
+        child = await children.get_child(session, call.path_id())
+    return json_response(ZoneDetailEnvelope(zone=zone_detail_view(child)))
+
+
+@endpoints.route(
+    "PUT",
+    "/zones/{id}",
+    summary="Change a child's url, credentials, name, enabled or weight_offset",
+    roles=[Role.ADMIN],
+    body=ZoneUpdateEnvelope,
+    response=ZoneEnvelope,
+    path_types=ID_PATH,
+)
+async def update_zone(call: Call[ZoneUpdateEnvelope]) -> web.StreamResponse:
+    child_id = call.path_id()
+    changes = call.body.zone.model_dump(exclude_unset=True)
+    async with call.app[SESSIONS].begin() as session:
+        child = await children.get_child(session, child_id)
+    values = {key: value for key, value in changes.items() if key != "password"}
+    if "name" in changes:
+        values["name_is_provisional"] = False
+    if "password" in changes:
+        values["password_encrypted"] = call.app[SECRET_BOX].seal(changes["password"])
+    if any(field in changes for field in CREDENTIAL_FIELDS):
+        values.update(await reprobe(call, child, changes))
+    async with call.app[SESSIONS].begin() as session:
+        child = await children.get_child(session, child_id)
+        child = await children.update_child(session, child, **values)
+    return json_response(ZoneEnvelope(zone=zone_view(child)))
+
+
+async def reprobe(call: Call[Any], child: ChildZone, changes: dict[str, Any]) -> dict[str, Any]:
+    """Contact the child again with its new URL or credentials; learn what changed."""
+    api_url = changes.get("api_url", child.api_url)
+    username = changes.get("username", child.username)
+    password = changes.get("password") or call.app[SECRET_BOX].open(child.password_encrypted)
+    probe = await probe_child(call.app[CHILD_CLIENT], api_url, username, password)
+    values = learnt_fields(probe, call.app[ZONE_UUID])
+    if child.name_is_provisional and "name" not in changes:
+        values.update(name_fields(None, probe, api_url))
+    return values
+
+
+@endpoints.route(
+    "DELETE",
+    "/zones/{id}",
+    summary="Remove a child",
+    roles=[Role.ADMIN],
+    status=204,
+    path_types=ID_PATH,
+)
+async def delete_zone(call: Call[None]) -> web.StreamResponse:
+    async with call.app[SESSIONS].begin() as session:
+        await children.remove_child(session, call.path_id())
+    return web.Response(status=204)
