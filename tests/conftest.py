@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,24 +18,57 @@ from tests.harness import Api, RunningZone, start_zone, zone_settings
 POSTGRES_ENV = "ZONES_TEST_POSTGRES_URL"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """A fresh, empty database of each backend: a SQLite file, or a new PostgreSQL database."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'zone.db'}"
-        return
+def _plain_dsn(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://")
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str | None]:
+    """One PostgreSQL database for this test run (None when no server is configured).
+
+    Creating a database costs a few hundred milliseconds; each test empties this
+    one instead, which costs a few.
+    """
     server = os.environ.get(POSTGRES_ENV)
     if not server:
-        pytest.skip(f"PostgreSQL tests need {POSTGRES_ENV} (set by .ci/run when a server answers)")
-    admin_dsn = server.replace("postgresql+asyncpg://", "postgresql://")
+        yield None
+        return
     name = f"zones_test_{uuid.uuid4().hex[:12]}"
-    connection = await asyncpg.connect(admin_dsn)
+
+    async def administer(statement: str) -> None:
+        connection = await asyncpg.connect(_plain_dsn(server))
+        try:
+            await connection.execute(statement)
+        finally:
+            await connection.close()
+
+    asyncio.run(administer(f'CREATE DATABASE "{name}"'))
     try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
         yield server.rsplit("/", 1)[0] + f"/{name}"
-        await connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    finally:
+        asyncio.run(administer(f'DROP DATABASE "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres_database: str | None
+) -> str:
+    """A fresh, empty database of each backend: a SQLite file, or an emptied PostgreSQL one."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'zone.db'}"
+    return await emptied_postgres(postgres_database)
+
+
+async def emptied_postgres(postgres_database: str | None) -> str:
+    """The test run's PostgreSQL database with every table gone; skips without a server."""
+    if postgres_database is None:
+        pytest.skip(f"PostgreSQL tests need {POSTGRES_ENV} (set by .ci/run when a server answers)")
+    connection = await asyncpg.connect(_plain_dsn(postgres_database))
+    try:
+        await connection.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
     finally:
         await connection.close()
+    return postgres_database
 
 
 @pytest.fixture
@@ -75,4 +109,11 @@ async def zone(zones: ZoneStarter, database_url: str) -> RunningZone:
 @pytest.fixture
 async def admin(http: aiohttp.ClientSession, zone: RunningZone) -> Api:
     """An admin's client of `zone`."""
+    return await Api(http, zone.url).as_user()
+
+
+@pytest.fixture
+async def lone_admin(http: aiohttp.ClientSession, zones: ZoneStarter) -> Api:
+    """An admin of a zone on SQLite only, for behaviour that is the same on every backend."""
+    zone = await zones("alpha")
     return await Api(http, zone.url).as_user()

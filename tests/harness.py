@@ -122,7 +122,9 @@ class RunningZone:
         return self.settings.url
 
     async def stop(self) -> None:
-        await self.runner.cleanup()
+        """Stop serving and release everything; stopping twice is harmless."""
+        if self.runner.server is not None:
+            await self.runner.cleanup()
 
 
 async def start_zone(settings: Settings) -> RunningZone:

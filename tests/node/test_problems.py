@@ -69,3 +69,5 @@ async def test_error_paths_share_one_shape(
     assert problem["type"].startswith("urn:zones:problem:")
     assert isinstance(problem["detail"], str) and problem["detail"]
     assert "Traceback" not in str(problem) and 'File "' not in str(problem)
+    if status == 401:  # RFC 9110: every 401 says how to authenticate
+        assert answer.headers["WWW-Authenticate"].startswith("Bearer")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from aiohttp import web
 
 from zones.auth import users
@@ -20,7 +18,6 @@ from zones.auth.schemas import (
     UserEnvelope,
     Users,
 )
-from zones.errors import BadRequest
 from zones.node.appkeys import SESSIONS, SETTINGS, SIGNING_KEY, TOKEN_ISSUER
 from zones.node.endpoints import Call, EndpointTable, json_response
 from zones.node.fields import ACCOUNT_NAME_PATTERN
@@ -97,9 +94,7 @@ async def list_users(call: Call[None]) -> web.StreamResponse:
     status=204,
 )
 async def delete_user(call: Call[None]) -> web.StreamResponse:
-    name = call.request.match_info["name"]
-    if not re.match(ACCOUNT_NAME_PATTERN, name):
-        raise BadRequest(f"name: {name!r} does not match {ACCOUNT_NAME_PATTERN}")
+    name = call.path_name("name", ACCOUNT_NAME_PATTERN)
     async with call.app[SESSIONS].begin() as session:
         await users.delete_user(session, name)
     return web.Response(status=204)

@@ -12,6 +12,7 @@ from zones.auth.passwords import hash_password, verify_password
 from zones.auth.roles import Role
 from zones.errors import ConfigError, Conflict, NotFound, Unauthorized
 from zones.node.database import AsyncSession, utcnow
+from zones.node.identity import serialize_on_zone
 
 ADMIN_USERNAME = "admin"
 
@@ -45,6 +46,7 @@ async def list_users(session: AsyncSession) -> list[User]:
 
 
 async def delete_user(session: AsyncSession, name: str) -> None:
+    await serialize_on_zone(session)
     user = await find_user(session, name)
     if user is None:
         raise NotFound(f"user {name!r} does not exist")
@@ -60,9 +62,9 @@ async def _count_admins(session: AsyncSession) -> int:
 async def authenticate(session: AsyncSession, name: str, password: str) -> User:
     """The user whose name and password these are; the same 401 for either being wrong."""
     user = await find_user(session, name)
-    if not await verify_password(password, None if user is None else user.password_hash):
+    valid = await verify_password(password, None if user is None else user.password_hash)
+    if user is None or not valid:
         raise Unauthorized("wrong username or password")
-    assert user is not None
     return user
 
 

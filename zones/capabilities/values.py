@@ -22,7 +22,7 @@ MAX_CAPABILITIES = 256
 
 def check_key(key: object) -> str:
     """Return `key` when it is a valid capability key, else raise ValueError saying why."""
-    if not isinstance(key, str) or not KEY_PATTERN.match(key):
+    if not isinstance(key, str) or not KEY_PATTERN.fullmatch(key):
         raise ValueError(
             f"capability key {key!r} must match {KEY_PATTERN.pattern} "
             "(lower-case letters, digits and underscores, starting with a letter)"
@@ -35,10 +35,13 @@ def parse_value(key: str, raw: object) -> CapabilityValue:
     if isinstance(raw, bool):
         return raw
     if isinstance(raw, int | float):
-        number = float(raw)
+        try:
+            number = float(raw)
+        except OverflowError as exc:
+            raise ValueError(f"capability {key!r} is too large a number") from exc
         if not math.isfinite(number):
             raise ValueError(f"capability {key!r} must be a finite number")
-        return number
+        return number + 0.0  # folds -0.0 into 0.0, so equal values print alike
     if isinstance(raw, str):
         if len(raw) > MAX_STRING_LENGTH:
             raise ValueError(f"capability {key!r} is longer than {MAX_STRING_LENGTH} characters")

@@ -1,12 +1,15 @@
 """The app factory: `create_app(settings)` builds a whole zone node, and nothing else does.
 
 Resources are cleanup contexts, appended in dependency order: the zone's keys,
-the database (migrated, with its uuid and first admin), then the one pooled
-HTTP client for calls to other zones and what is built on it.
+the database (migrated, with its uuid and first admin), the one pooled HTTP
+client for calls to other zones and what is built on it, then the poller task
+(cancelled, then awaited, on the way down).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -17,11 +20,14 @@ from zones.auth.jwks import JwksCache
 from zones.auth.keys import load_secret_box, load_signing_key
 from zones.auth.tokens import TokenIssuer, TokenVerifier
 from zones.auth.users import ensure_admin
+from zones.capabilities import handlers as host_handlers
 from zones.node import handlers as node_handlers
 from zones.node.appkeys import (
     CHILD_CLIENT,
+    CHILD_TOKENS,
     HTTP_SESSION,
     OPENAPI,
+    POLLER,
     SECRET_BOX,
     SESSIONS,
     SETTINGS,
@@ -38,11 +44,14 @@ from zones.node.openapi import build_openapi
 from zones.node.problems import problem_middleware
 from zones.node.request_ids import request_id_middleware
 from zones.router import handlers as router_handlers
+from zones.router.child_tokens import ChildTokens
 from zones.router.client import ChildClient
+from zones.router.poller import ChildPoller
 
 ENDPOINT_TABLES: tuple[EndpointTable, ...] = (
     node_handlers.endpoints,
     auth_handlers.endpoints,
+    host_handlers.endpoints,
     router_handlers.endpoints,
 )
 
@@ -56,6 +65,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(keys_context)
     app.cleanup_ctx.append(database_context)
     app.cleanup_ctx.append(http_client_context)
+    app.cleanup_ctx.append(poller_context)
     for table in ENDPOINT_TABLES:
         table.add_to(app)
     app[OPENAPI] = build_openapi(
@@ -102,4 +112,17 @@ async def http_client_context(app: web.Application) -> AsyncIterator[None]:
         )
         app[TOKEN_ISSUER] = TokenIssuer(app[SIGNING_KEY], settings.url, settings.auth.token_ttl)
         app[CHILD_CLIENT] = ChildClient(session, timeout=settings.router.child_timeout)
+        app[CHILD_TOKENS] = ChildTokens(app[CHILD_CLIENT], app[SECRET_BOX])
         yield
+
+
+async def poller_context(app: web.Application) -> AsyncIterator[None]:
+    poller = ChildPoller(
+        app[SESSIONS], app[CHILD_CLIENT], app[CHILD_TOKENS], app[SETTINGS].poll, app[ZONE_UUID]
+    )
+    app[POLLER] = poller
+    task = asyncio.create_task(poller.run(), name="child poller")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -11,7 +11,9 @@ from zones.auth.keys import SecretBox, SigningKey
 from zones.auth.tokens import TokenIssuer, TokenVerifier
 from zones.node.config import Settings
 from zones.node.database import Sessions
+from zones.router.child_tokens import ChildTokens
 from zones.router.client import ChildClient
+from zones.router.poller import ChildPoller
 
 SETTINGS = web.AppKey("settings", Settings)
 SESSIONS = web.AppKey("sessions", Sessions)
@@ -22,4 +24,6 @@ HTTP_SESSION = web.AppKey("http_session", aiohttp.ClientSession)
 TOKEN_ISSUER = web.AppKey("token_issuer", TokenIssuer)
 TOKEN_VERIFIER = web.AppKey("token_verifier", TokenVerifier)
 CHILD_CLIENT = web.AppKey("child_client", ChildClient)
+CHILD_TOKENS = web.AppKey("child_tokens", ChildTokens)
+POLLER = web.AppKey("poller", ChildPoller)
 OPENAPI = web.AppKey[dict[str, Any]]("openapi")

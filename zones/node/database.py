@@ -7,13 +7,17 @@ Alembic: `migrate` upgrades it to the newest revision before the app serves.
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, DateTime, Dialect, event
+from sqlalchemy import Connection, DateTime, Dialect, event, text
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 from sqlalchemy.orm import DeclarativeBase
@@ -48,9 +52,23 @@ def create_sessions(engine: AsyncEngine) -> Sessions:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+# Alembic keeps its migration context in module globals, so two zones served by
+# one process (tests, benchmarks) must not migrate at the same time.
+_MIGRATION_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+# Several processes over one PostgreSQL database take turns through this lock.
+_MIGRATION_ADVISORY_LOCK = 0x7A6F6E6573
+
+
 async def migrate(engine: AsyncEngine) -> None:
     """Create or upgrade the schema to the newest Alembic revision."""
-    async with engine.begin() as connection:
+    lock = _MIGRATION_LOCKS.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+    async with lock, engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            await connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_ADVISORY_LOCK}
+            )
         await connection.run_sync(_upgrade)
 
 
@@ -80,3 +98,25 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+async def upsert(
+    session: AsyncSession,
+    table: type[Base],
+    values: dict[str, Any],
+    keys: list[str],
+    update: list[str] | None = None,
+) -> None:
+    """Insert a row, or update it where one with the same `keys` exists, in one statement.
+
+    One statement (not a read then a write) so that two writers of the same row
+    never both insert; `update` names the columns to overwrite (all but keys by default).
+    """
+    dialect = session.get_bind().dialect.name
+    insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
+    statement = insert(table).values(**values)
+    columns = update if update is not None else [name for name in values if name not in keys]
+    statement = statement.on_conflict_do_update(
+        index_elements=keys, set_={name: statement.excluded[name] for name in columns}
+    )
+    await session.execute(statement)

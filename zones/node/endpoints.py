@@ -10,6 +10,7 @@ description cannot drift from what the server accepts.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -24,7 +25,6 @@ from zones.node.appkeys import TOKEN_VERIFIER
 from zones.node.body import read_model
 
 BodyT = TypeVar("BodyT")
-MAX_DATABASE_ID = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -39,17 +39,19 @@ class Call(Generic[BodyT]):
     def app(self) -> web.Application:
         return self.request.app
 
-    def caller(self) -> Identity:
-        """The identity of an endpoint that requires roles (always present there)."""
-        assert self.identity is not None, "caller() on an endpoint open to anyone"
-        return self.identity
-
     def path_id(self, name: str = "id") -> int:
         """A numeric id from the path; 400 naming the parameter when it is not one."""
         text = self.request.match_info[name]
-        if not text.isdigit() or not 0 < int(text) <= MAX_DATABASE_ID:
-            raise BadRequest(f"{name}: must be a positive integer, got {text!r}")
+        if not re.fullmatch(r"[0-9]{1,30}", text) or int(text) == 0:
+            raise BadRequest(f"{name}: must be a positive integer, got {text[:100]!r}")
         return int(text)
+
+    def path_name(self, name: str, pattern: str) -> str:
+        """A name from the path; 400 naming the parameter when it breaks `pattern`."""
+        text = self.request.match_info[name]
+        if not re.fullmatch(pattern, text):
+            raise BadRequest(f"{name}: {text[:300]!r} does not match {pattern}")
+        return text
 
 
 EndpointHandler = Callable[[Call[Any]], Awaitable[web.StreamResponse]]

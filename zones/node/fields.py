@@ -6,6 +6,7 @@ the same way in validation errors and in the OpenAPI document.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -19,13 +20,24 @@ AccountName = Annotated[str, StringConstraints(pattern=ACCOUNT_NAME_PATTERN)]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 
 
+HOST_PATTERN = re.compile(r"[a-z0-9]([a-z0-9.-]*[a-z0-9])?|\[[0-9a-f:.]+\]")
+
+
 def normalize_http_url(value: str) -> str:
-    """Accept an absolute http(s) URL with a host and no query; drop a trailing slash."""
+    """Accept an absolute http(s) URL with a host and no query, in one canonical spelling.
+
+    The scheme and host are lower-cased and a trailing slash dropped, so one
+    zone is not registered twice under two spellings of its URL.
+    """
+    if any(character.isspace() or ord(character) < 32 for character in value):
+        raise ValueError("must not contain spaces or control characters")
     parts = urlsplit(value)
-    if parts.scheme not in ("http", "https"):
+    if parts.scheme.lower() not in ("http", "https"):
         raise ValueError("must be an http:// or https:// URL")
-    if not parts.hostname:
-        raise ValueError("must name a host")
+    host = parts.netloc.rpartition("@")[2].lower()
+    host_only = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    if not host_only or not HOST_PATTERN.fullmatch(host_only):
+        raise ValueError("must name a valid host")
     if parts.username or parts.password:
         raise ValueError("must not carry credentials; give username and password separately")
     if parts.query or parts.fragment:
@@ -34,7 +46,8 @@ def normalize_http_url(value: str) -> str:
         parts.port  # noqa: B018 - raises ValueError on a port out of range
     except ValueError as exc:
         raise ValueError("has an invalid port") from exc
-    return value.rstrip("/")
+    canonical = parts._replace(scheme=parts.scheme.lower(), netloc=host)
+    return canonical.geturl().rstrip("/")
 
 
 HttpUrl = Annotated[

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import String, select
+from sqlalchemy import String, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from zones.node.database import AsyncSession, Base, UtcDateTime, utcnow
@@ -27,3 +27,13 @@ async def ensure_zone_uuid(session: AsyncSession) -> str:
         session.add(identity)
         await session.flush()
     return identity.uuid
+
+
+async def serialize_on_zone(session: AsyncSession) -> None:
+    """Make concurrent transactions that call this take turns until this one ends.
+
+    A no-op write to the zone's one identity row: PostgreSQL locks the row,
+    SQLite takes its write lock, so a check-then-act (is this the last admin?)
+    cannot interleave with another one.
+    """
+    await session.execute(update(ZoneIdentity).where(ZoneIdentity.id == 1).values(id=1))

@@ -1,7 +1,16 @@
 """Imports every table so that `Base.metadata` knows the whole schema (for Alembic)."""
 
 from zones.auth.models import User
+from zones.capabilities.models import Host, HostResource
 from zones.node.identity import ZoneIdentity
-from zones.router.models import ChildZone
+from zones.router.models import ChildCapability, ChildFree, ChildZone
 
-__all__ = ["ChildZone", "User", "ZoneIdentity"]
+__all__ = [
+    "ChildCapability",
+    "ChildFree",
+    "ChildZone",
+    "Host",
+    "HostResource",
+    "User",
+    "ZoneIdentity",
+]

@@ -95,7 +95,17 @@ def _parameters(endpoint: Endpoint) -> list[dict[str, Any]]:
         for name in re.findall(r"{(\w+)}", endpoint.path)
     ]
     parameters += [
-        {"name": name, "in": "query", "required": False, "description": text, "schema": {}}
+        {
+            "name": name,
+            "in": "query",
+            "required": False,
+            "description": text,
+            # "filters" stands for free-form parameters, each one condition.
+            "schema": {"type": "object", "additionalProperties": {"type": "string"}}
+            if name == "filters"
+            else {"type": "string"},
+            **({"style": "form", "explode": True} if name == "filters" else {}),
+        }
         for name, text in endpoint.query.items()
     ]
     return parameters

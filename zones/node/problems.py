@@ -61,7 +61,8 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
     try:
         return await handler(request)
     except ZonesError as exc:
-        return problem_response(exc.status, exc.title, exc.detail, exc.extensions)
+        headers = {"WWW-Authenticate": 'Bearer realm="zones"'} if exc.status == 401 else None
+        return problem_response(exc.status, exc.title, exc.detail, exc.extensions, headers)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

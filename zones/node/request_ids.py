@@ -20,7 +20,7 @@ def request_id_of(request: web.Request) -> str:
 @web.middleware
 async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     offered = request.headers.get(REQUEST_ID_HEADER, "")
-    request_id = offered if _SANE_REQUEST_ID.match(offered) else uuid.uuid4().hex
+    request_id = offered if _SANE_REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex
     request[REQUEST_ID_KEY] = request_id
     response = await handler(request)
     response.headers[REQUEST_ID_HEADER] = request_id

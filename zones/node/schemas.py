@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 
 class RequestModel(BaseModel):
@@ -18,14 +18,18 @@ class PatchModel(RequestModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _no_nulls_and_not_empty(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            if not data:
-                raise ValueError("give at least one field to change")
-            nulls = sorted(key for key, value in data.items() if value is None)
-            if nulls:
-                raise ValueError(f"{', '.join(nulls)}: must not be null")
+    def _not_empty(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data:
+            raise ValueError("give at least one field to change")
         return data
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        # Only fields that were sent are validated, so an omitted field stays unset.
+        if value is None:
+            raise ValueError("must not be null; leave the field out to keep it")
+        return value
 
 
 class ResponseModel(BaseModel):

@@ -15,7 +15,10 @@ from zones.errors import Conflict, NotFound
 from zones.node.database import AsyncSession, utcnow
 from zones.router.models import ChildZone
 
-UNIQUE_FIELDS = ("name", "api_url", "uuid")
+# Checked in this order, so a clash is named by the field the operator chose
+# (the URL) before the ones learnt from the child (its uuid and name).
+UNIQUE_FIELDS = ("api_url", "uuid", "name")
+MAX_ID = 2**31 - 1  # ids are 32-bit integer columns
 
 
 async def list_children(session: AsyncSession) -> list[ChildZone]:
@@ -23,7 +26,7 @@ async def list_children(session: AsyncSession) -> list[ChildZone]:
 
 
 async def get_child(session: AsyncSession, child_id: int) -> ChildZone:
-    child = await session.get(ChildZone, child_id)
+    child = await session.get(ChildZone, child_id) if child_id <= MAX_ID else None
     if child is None:
         raise NotFound(f"zone {child_id} does not exist")
     return child

@@ -15,41 +15,75 @@ catches aiohttp exceptions.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import aiohttp
 from pydantic import ValidationError
 
+from zones.capabilities.aggregate import aggregate_from_json, free_from_json
 from zones.errors import ChildError, ChildRefused, ChildTimeout, ChildUnreachable
 from zones.router.schemas import ZoneInfo
 
 
+@dataclass(frozen=True)
+class ChildToken:
+    """A token a child issued to this zone, and when it stops working."""
+
+    token: str
+    expires_at: datetime
+
+
 class ChildClient:
-    """Speaks to children over their public API, with a limit on every call."""
+    """Speaks to children over their public API, with a time limit on every call."""
 
     def __init__(self, session: aiohttp.ClientSession, timeout: float) -> None:
         self._session = session
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._timeout = timeout
 
-    async def login(self, api_url: str, username: str, password: str) -> str:
-        """Log in to a child with the credentials given at zone-add; return its token."""
-        body = await self._call(
+    async def login(
+        self, api_url: str, username: str, password: str, timeout: float | None = None
+    ) -> ChildToken:
+        """Log in to a child with the credentials given at zone-add."""
+        answer = await self._call(
             "POST",
             f"{api_url}/auth/tokens",
             payload={"username": username, "password": password},
+            timeout=timeout,
         )
-        token = body.get("token")
-        if not isinstance(token, str):
-            raise ChildError(f"child at {api_url} answered a login without a token")
-        return token
-
-    async def fetch_info(self, api_url: str, token: str) -> ZoneInfo:
-        """Read the child's `GET /zones/info`."""
-        body = await self._call("GET", f"{api_url}/zones/info", token=token)
+        body = _json_object(answer, f"POST {api_url}/auth/tokens")
         try:
-            return ZoneInfo.model_validate(body.get("zone"))
-        except ValidationError as exc:
+            expires_at = datetime.fromisoformat(str(body.get("expires_at")))
+        except ValueError as exc:
+            raise ChildError(f"child at {api_url} answered a login without expires_at") from exc
+        token = body.get("token")
+        if not isinstance(token, str) or expires_at.tzinfo is None:
+            raise ChildError(f"child at {api_url} answered a login in another shape")
+        return ChildToken(token=token, expires_at=expires_at)
+
+    async def fetch_info(
+        self,
+        api_url: str,
+        token: str,
+        etag: str | None = None,
+        timeout: float | None = None,
+    ) -> ZoneInfo | None:
+        """Read the child's `GET /zones/info`; None when it answers 304 to `etag`."""
+        headers = {"If-None-Match": etag} if etag else {}
+        answer = await self._call(
+            "GET", f"{api_url}/zones/info", token=token, headers=headers, timeout=timeout
+        )
+        if answer.status == 304:
+            return None
+        body = _json_object(answer, f"GET {api_url}/zones/info")
+        try:
+            info = ZoneInfo.model_validate(body.get("zone"))
+            aggregate_from_json(info.capabilities)
+            free_from_json(info.free)
+        except (ValidationError, ValueError) as exc:
             raise ChildError(f"child at {api_url} answered /zones/info in another shape") from exc
+        return info
 
     async def _call(
         self,
@@ -58,29 +92,44 @@ class ChildClient:
         *,
         token: str | None = None,
         payload: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        headers: dict[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> _Answer:
+        sent = dict(headers or {})
+        if token:
+            sent["Authorization"] = f"Bearer {token}"
+        limit = aiohttp.ClientTimeout(total=timeout or self._timeout)
         try:
             async with self._session.request(
-                method, url, json=payload, headers=headers, timeout=self._timeout
+                method, url, json=payload, headers=sent, timeout=limit
             ) as response:
-                text = await response.text()
-                status = response.status
+                answer = _Answer(response.status, await response.text())
         except TimeoutError as exc:
             raise ChildTimeout(f"{method} {url} did not answer in time") from exc
-        except aiohttp.ClientError as exc:
+        except (aiohttp.ClientError, UnicodeDecodeError) as exc:
             raise ChildUnreachable(f"{method} {url} could not be reached: {exc}") from exc
-        if status >= 400:
+        if answer.status >= 400:
             raise ChildRefused(
-                f"{method} {url} answered {status}: {_problem_detail(text)}", child_status=status
+                f"{method} {url} answered {answer.status}: {_problem_detail(answer.text)}",
+                child_status=answer.status,
             )
-        try:
-            body = json.loads(text)
-        except ValueError as exc:
-            raise ChildError(f"{method} {url} answered something that is not JSON") from exc
-        if not isinstance(body, dict):
-            raise ChildError(f"{method} {url} answered JSON that is not an object")
-        return body
+        return answer
+
+
+@dataclass(frozen=True)
+class _Answer:
+    status: int
+    text: str
+
+
+def _json_object(answer: _Answer, what: str) -> dict[str, Any]:
+    try:
+        body = json.loads(answer.text)
+    except ValueError as exc:
+        raise ChildError(f"{what} answered something that is not JSON") from exc
+    if not isinstance(body, dict):
+        raise ChildError(f"{what} answered JSON that is not an object")
+    return body
 
 
 def _problem_detail(text: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,8 +15,10 @@ from zones.node.appkeys import CHILD_CLIENT, SECRET_BOX, SESSIONS, SETTINGS, ZON
 from zones.node.database import utcnow
 from zones.node.endpoints import Call, EndpointTable, json_response
 from zones.router import children
-from zones.router.info import build_zone_info
+from zones.router.filters import children_query, filter_children
+from zones.router.info import build_zone_info, etag_of
 from zones.router.models import ChildZone
+from zones.router.polled import replace_capability_rows
 from zones.router.probe import ProbeResult, probe_child
 from zones.router.schemas import (
     Zone,
@@ -32,6 +35,15 @@ from zones.router.schemas import (
 endpoints = EndpointTable("zones")
 ID_PATH = {"id": "integer"}
 CREDENTIAL_FIELDS = ("api_url", "username", "password")
+FILTER_PARAMETERS = {
+    "state": "online, offline, disabled or unknown",
+    "filters": (
+        "any other parameter filters by what the child last reported: "
+        "<capability>=value or <capability>=op:value (op: eq ne lt le gt ge in, in:a,b), "
+        "<resource>.free.max=op:number (most free on one host), "
+        "<resource>.free.sum=op:number (all free below the child)"
+    ),
+}
 
 
 def zone_view(child: ChildZone) -> Zone:
@@ -47,9 +59,12 @@ def _zone_fields(child: ChildZone) -> dict[str, Any]:
         "username": child.username,
         "enabled": child.enabled,
         "weight_offset": child.weight_offset,
-        "state": child.state if child.enabled else "disabled",
+        "state": child.display_state,
         "last_seen": child.last_seen,
         "last_error": child.last_error,
+        "failures": child.failures,
+        "poll_latency_ms": child.poll_latency_ms,
+        "last_polled_at": child.last_polled_at,
     }
 
 
@@ -71,8 +86,9 @@ def zone_detail_view(child: ChildZone) -> ZoneDetail:
 
 def provisional_name(api_url: str) -> str:
     """A stand-in name made from the URL, for a child that has not told its own yet."""
-    slug = re.sub(r"[^a-z0-9]+", "-", (urlsplit(api_url).netloc or api_url).lower())
-    return f"unnamed-{slug}".strip("-")[:63].rstrip("-")
+    slug = re.sub(r"[^a-z0-9]+", "-", urlsplit(api_url).netloc.lower()).strip("-")[:40]
+    digest = hashlib.sha256(api_url.encode("utf-8")).hexdigest()[:8]
+    return f"unnamed-{slug}-{digest}"
 
 
 def learnt_fields(probe: ProbeResult, own_uuid: str) -> dict[str, Any]:
@@ -81,6 +97,11 @@ def learnt_fields(probe: ProbeResult, own_uuid: str) -> dict[str, Any]:
         return {"state": "unknown", "last_error": probe.error}
     if probe.info.uuid == own_uuid:
         raise Conflict("zone.api_url: that is this zone itself; a zone cannot be its own child")
+    if own_uuid in probe.info.descendants:
+        raise Conflict(
+            f"zone.api_url: this zone is already inside the subtree of {probe.info.name!r}; "
+            "adding it as a child would close a loop"
+        )
     return {
         "uuid": probe.info.uuid,
         "state": "online",
@@ -106,16 +127,28 @@ def name_fields(given: str | None, probe: ProbeResult, api_url: str) -> dict[str
     response=ZoneInfoEnvelope,
 )
 async def zone_info(call: Call[None]) -> web.StreamResponse:
-    info = build_zone_info(call.app[SETTINGS], call.app[ZONE_UUID])
-    return json_response(ZoneInfoEnvelope(zone=info))
+    async with call.app[SESSIONS].begin() as session:
+        info = await build_zone_info(session, call.app[SETTINGS], call.app[ZONE_UUID])
+    etag = etag_of(info.generation)
+    if call.request.headers.get("If-None-Match") == etag:
+        return web.Response(status=304, headers={"ETag": etag})
+    response = json_response(ZoneInfoEnvelope(zone=info))
+    response.headers["ETag"] = etag
+    return response
 
 
 @endpoints.route(
-    "GET", "/zones", summary="This zone's children", roles=[Role.ADMIN], response=Zones
+    "GET",
+    "/zones",
+    summary="This zone's children, optionally filtered by what they last reported",
+    roles=[Role.ADMIN],
+    response=Zones,
+    query=FILTER_PARAMETERS,
 )
 async def list_zones(call: Call[None]) -> web.StreamResponse:
+    query = filter_children(children_query(), call.request.query)
     async with call.app[SESSIONS].begin() as session:
-        rows = await children.list_children(session)
+        rows = list(await session.scalars(query))
     return json_response(Zones(zones=[zone_view(row) for row in rows]))
 
 
@@ -142,6 +175,8 @@ async def add_zone(call: Call[ZoneCreateEnvelope]) -> web.StreamResponse:
     }
     async with call.app[SESSIONS].begin() as session:
         child = await children.add_child(session, **values)
+        if probe.info is not None:
+            await replace_capability_rows(session, child.id, probe.info)
     return json_response(ZoneEnvelope(zone=zone_view(child)), status=201)
 
 
@@ -192,24 +227,33 @@ async def update_zone(call: Call[ZoneUpdateEnvelope]) -> web.StreamResponse:
         values["name_is_provisional"] = False
     if "password" in changes:
         values["password_encrypted"] = call.app[SECRET_BOX].seal(changes["password"])
+    probe = None
     if any(field in changes for field in CREDENTIAL_FIELDS):
-        values.update(await reprobe(call, child, changes))
+        probe, learnt = await reprobe(call, child, changes)
+        values.update(learnt)
     async with call.app[SESSIONS].begin() as session:
         child = await children.get_child(session, child_id)
         child = await children.update_child(session, child, **values)
+        if probe is not None and "last_info" in values:  # learnt anew, or forgotten
+            await replace_capability_rows(session, child.id, probe.info)
     return json_response(ZoneEnvelope(zone=zone_view(child)))
 
 
-async def reprobe(call: Call[Any], child: ChildZone, changes: dict[str, Any]) -> dict[str, Any]:
+async def reprobe(
+    call: Call[Any], child: ChildZone, changes: dict[str, Any]
+) -> tuple[ProbeResult, dict[str, Any]]:
     """Contact the child again with its new URL or credentials; learn what changed."""
     api_url = changes.get("api_url", child.api_url)
     username = changes.get("username", child.username)
     password = changes.get("password") or call.app[SECRET_BOX].open(child.password_encrypted)
     probe = await probe_child(call.app[CHILD_CLIENT], api_url, username, password)
     values = learnt_fields(probe, call.app[ZONE_UUID])
+    if probe.info is None and api_url != child.api_url:
+        # Whatever answered at the old URL may not be what will answer at the new one.
+        values.update(uuid=None, last_info=None, last_seen=None)
     if child.name_is_provisional and "name" not in changes:
         values.update(name_fields(None, probe, api_url))
-    return values
+    return probe, values
 
 
 @endpoints.route(

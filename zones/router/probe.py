@@ -27,11 +27,12 @@ async def probe_child(
 ) -> ProbeResult:
     try:
         token = await client.login(api_url, username, password)
-        return ProbeResult(info=await client.fetch_info(api_url, token), error=None)
+        return ProbeResult(info=await client.fetch_info(api_url, token.token), error=None)
     except ChildRefused as exc:
         if exc.child_status == 401:
             raise BadRequest(
-                f"zone.password: the child at {api_url} refused these credentials ({exc.detail})"
+                f"zone.password: the child at {api_url} refused user {username!r} with this "
+                f"password (or knows no such user): {exc.detail}"
             ) from exc
         if exc.child_status == 403:
             raise BadRequest(

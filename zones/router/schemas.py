@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints
 
 from zones.node.fields import HttpUrl, Password, ZoneName
 from zones.node.schemas import PatchModel, RequestModel, ResponseModel
+from zones.router.models import ZoneState
 
 ChildUsername = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 WeightOffset = Annotated[float, Field(ge=-1e6, le=1e6, allow_inf_nan=False)]
-ZoneState = Literal["online", "offline", "disabled", "unknown"]
 
 
 class ZoneCreate(RequestModel):
@@ -56,6 +56,9 @@ class Zone(ResponseModel):
     state: ZoneState
     last_seen: datetime | None
     last_error: str | None
+    failures: int = Field(description="failed polls in a row")
+    poll_latency_ms: float | None = Field(description="how long the last poll took")
+    last_polled_at: datetime | None
 
 
 class ZoneEnvelope(ResponseModel):
@@ -69,6 +72,7 @@ class Zones(ResponseModel):
 class ChildSummary(ResponseModel):
     name: str
     state: ZoneState
+    uuid: str | None = None
 
 
 class ZoneInfo(ResponseModel):
@@ -83,6 +87,10 @@ class ZoneInfo(ResponseModel):
     instances: int
     children: list[ChildSummary]
     generation: int
+    descendants: list[str] = Field(
+        default_factory=list,
+        description="uuids of every zone below this one, as last polled (for loop checks)",
+    )
 
 
 class ZoneInfoEnvelope(ResponseModel):

@@ -1,0 +1,1 @@
+"""Benchmarks: each prints its figures beside a minimal aiohttp floor measured in the same run."""

@@ -1,0 +1,82 @@
+"""Many real zones in one process, for benchmarks: `python -m bench.fleet COUNT DIR`.
+
+Each zone has its own SQLite database and keys under DIR and a service account
+`bench-svc` (password `bench-pw`). The process prints one JSON line with the
+zones' URLs once all of them serve, then runs until its standard input closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+from zones.node.app import create_app
+from zones.node.cli import bind, event_loop_factory
+from zones.node.config import Settings, validate_settings
+
+ADMIN_PASSWORD = "bench-admin"
+SERVICE_USER = {"name": "bench-svc", "password": "bench-pw", "client": "ops", "roles": ["service"]}
+START_CONCURRENCY = 8
+
+
+def fleet_settings(directory: Path, name: str) -> Settings:
+    directory.mkdir(parents=True, exist_ok=True)
+    return validate_settings(
+        {
+            "zone": {"name": name, "listen": "127.0.0.1:0"},
+            "auth": {"admin_password": ADMIN_PASSWORD},
+            "poll": {"interval": 3600.0},
+            "base_dir": directory,
+        }
+    )
+
+
+async def start(settings: Settings) -> tuple[web.AppRunner, str]:
+    sock, settings = bind(settings)
+    runner = web.AppRunner(create_app(settings), access_log=None, handle_signals=False)
+    await runner.setup()
+    await web.SockSite(runner, sock).start()
+    return runner, settings.url
+
+
+async def add_service_user(http: aiohttp.ClientSession, url: str) -> None:
+    login = {"username": "admin", "password": ADMIN_PASSWORD}
+    async with http.post(f"{url}/auth/tokens", json=login) as answer:
+        token = (await answer.json())["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    async with http.post(f"{url}/users", json={"user": SERVICE_USER}, headers=headers) as answer:
+        if answer.status not in (201, 409):
+            raise RuntimeError(f"{url}: cannot create the service user: {await answer.text()}")
+
+
+async def run_fleet(count: int, directory: Path, prefix: str) -> None:
+    bound = asyncio.Semaphore(START_CONCURRENCY)
+    async with aiohttp.ClientSession() as http:
+
+        async def one(index: int) -> tuple[web.AppRunner, str]:
+            async with bound:
+                name = f"{prefix}-{index}"
+                runner, url = await start(fleet_settings(directory / name, name))
+                await add_service_user(http, url)
+                return runner, url
+
+        started = await asyncio.gather(*(one(index) for index in range(count)))
+    print(json.dumps({"urls": [url for _, url in started]}), flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+    for runner, _ in started:
+        await runner.cleanup()
+
+
+def main() -> None:
+    count, directory, prefix = int(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+        runner.run(run_fleet(count, directory, prefix))
+
+
+if __name__ == "__main__":
+    main()
