@@ -105,6 +105,9 @@ def zone_settings(
     if database_url is not None:
         zone["database"] = database_url
     auth = {"admin_password": ADMIN_PASSWORD, **sections.pop("auth", {})}
+    # Tests drive polls themselves (`app[POLLER].run_once()`); the background loop
+    # only runs its first round at start unless a test asks for a shorter interval.
+    sections.setdefault("poll", {"interval": 3600.0})
     raw = {"zone": zone, "auth": auth, "base_dir": directory, **sections}
     return validate_settings(raw)
 

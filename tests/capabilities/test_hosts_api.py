@@ -151,3 +151,27 @@ async def test_an_oversized_heartbeat_is_413(admin: Api) -> None:
     answer = await admin.call("PUT", "/hosts/h1", json_body=huge)
     assert answer.status == 413
     assert (await admin.call("GET", "/hosts")).body["hosts"] == []
+
+
+async def test_a_live_host_belongs_to_the_account_that_reports_it(
+    http: aiohttp.ClientSession, zone: RunningZone, admin: Api
+) -> None:
+    for name in ("agent-a", "agent-b"):
+        agent = {"name": name, "password": "agent-pw", "client": "ops", "roles": ["host"]}
+        await admin.call("POST", "/users", json_body={"user": agent})
+    agent_a = await Api(http, zone.url).as_user("agent-a", "agent-pw")
+    agent_b = await Api(http, zone.url).as_user("agent-b", "agent-pw")
+    brief = {"host": {**BEAT, "ttl": 0.5}}
+    assert (await agent_a.call("PUT", "/hosts/h1", json_body=brief)).status == 200
+
+    hijack = await agent_b.call("PUT", "/hosts/h1", json_body={"host": {**BEAT, "inventory": {}}})
+    assert hijack.status == 403
+    assert "another account" in hijack.problem["detail"]
+
+    async def taken_once_expired() -> bool:
+        return (await agent_b.call("PUT", "/hosts/h1", json_body={"host": BEAT})).status == 200
+
+    await eventually(taken_once_expired, timeout=10)
+    # An admin may always speak for a host (and takes it over).
+    assert (await admin.call("PUT", "/hosts/h1", json_body={"host": BEAT})).status == 200
+    assert (await agent_b.call("PUT", "/hosts/h1", json_body={"host": BEAT})).status == 403

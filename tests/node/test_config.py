@@ -147,3 +147,15 @@ async def test_serve_on_a_taken_port_exits_1(tmp_path: Path) -> None:
     assert code == 1
     assert "cannot listen" in stderr
     assert "Traceback" not in stderr
+
+
+async def test_serve_with_an_unreachable_database_exits_1_saying_so(tmp_path: Path) -> None:
+    text = (
+        '[zone]\nname = "z"\nlisten = "127.0.0.1:0"\n'
+        'database = "postgresql+asyncpg://postgres@127.0.0.1:1/nowhere"\n'
+        '[auth]\nadmin_password = "x"\n'
+    )
+    code, stderr = await run_serve(write(tmp_path, text))
+    assert code == 1
+    assert "cannot start" in stderr and "cannot listen" not in stderr
+    assert "Traceback" not in stderr

@@ -34,6 +34,8 @@ ERROR_PATHS = [
     ("admin", "DELETE", "/users/admin", None, 409),
     ("admin", "GET", "/nowhere", None, 404),
     ("admin", "PATCH", "/users", None, 405),
+    ("admin", "PUT", "/zones/info", '{"zone": {"name": "x"}}', 405),
+    ("admin", "DELETE", "/zones/info", None, 405),
     ("admin", "POST", "/users", '{"user": {"name": "' + "x" * 1_100_000 + '"}}', 413),
 ]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Callable
 
 import aiohttp
 import pytest
@@ -11,7 +11,10 @@ from aiohttp import web
 
 from tests.conftest import ZoneStarter
 from tests.harness import eventually
+from tests.router.fake_child import AppServer, FakeChild, serve_app, zone_info_body
 from tests.router.tree import Tree
+
+__all__ = ["serve_app"]  # a fixture, used by name
 
 
 @pytest.fixture
@@ -148,69 +151,34 @@ async def test_a_disabled_child_is_not_polled_counted_or_shown_online(
     assert info["children"][0]["state"] == "disabled"
 
 
-def garbage_child(answer: Callable[[], web.Response]) -> web.Application:
-    """A server that logs in like a zone but answers /zones/info with `answer`."""
-
-    async def login(request: web.Request) -> web.Response:
-        return web.json_response(
-            {"token": "t", "expires_at": "2999-01-01T00:00:00+00:00"}, status=201
-        )
-
-    async def info(request: web.Request) -> web.Response:
-        return answer()
-
-    app = web.Application()
-    app.router.add_post("/auth/tokens", login)
-    app.router.add_get("/zones/info", info)
-    return app
-
-
-AppServer = Callable[[web.Application], Awaitable[str]]
-
-
-@pytest.fixture
-async def serve_app() -> AsyncIterator[AppServer]:
-    runners: list[web.AppRunner] = []
-
-    async def serve(app: web.Application) -> str:
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        runners.append(runner)
-        port = runner.addresses[0][1]
-        return f"http://127.0.0.1:{port}"
-
-    yield serve
-    for runner in runners:
-        await runner.cleanup()
-
-
 @pytest.mark.parametrize(
     ("answer", "reason"),
     [
         (lambda: web.Response(text="<html>502 Bad Gateway</html>", status=502), "answered 502"),
-        (lambda: web.Response(text="<html>hello</html>", content_type="text/html"), "not JSON"),
+        (
+            lambda: web.Response(text="<html>hello</html>", content_type="text/html"),
+            "not usable JSON",
+        ),
         (lambda: web.json_response([1, 2, 3]), "not an object"),
         (lambda: web.json_response({"zone": {"name": "x"}}), "another shape"),
         (
             lambda: web.json_response(
-                {
-                    "zone": {
-                        "uuid": "u",
-                        "name": "x",
-                        "url": "http://x",
-                        "capabilities": {"os": {"type": "string", "values": [[1]]}},
-                        "free": {},
-                        "hosts": 0,
-                        "instances": 0,
-                        "children": [],
-                        "generation": 1,
-                    }
-                }
+                zone_info_body(capabilities={"os": {"type": "string", "values": [[1]]}})
             ),
             "another shape",
         ),
+        (lambda: web.json_response(zone_info_body(uuid="u")), "another shape"),
+        (lambda: web.json_response(zone_info_body(name="n" * 100)), "another shape"),
+        (lambda: web.json_response(zone_info_body(hosts=-7)), "another shape"),
+        (
+            lambda: web.json_response(
+                zone_info_body(capabilities={"os": {"type": "string", "values": ["x\u0000"]}})
+            ),
+            "another shape",
+        ),
+        (lambda: web.Response(text="[" * 100_000), "not usable JSON"),
+        (lambda: web.Response(body=b"\xff\xfe{}"), "not UTF-8"),
+        (lambda: web.Response(body=b" " * (9 * 1024 * 1024)), "more than"),
     ],
 )
 async def test_a_child_answering_garbage_is_a_failed_poll_with_a_reason(
@@ -221,7 +189,7 @@ async def test_a_child_answering_garbage_is_a_failed_poll_with_a_reason(
     reason: str,
 ) -> None:
     await tree.start(zones, "root")
-    url = await serve_app(garbage_child(answer))
+    url = await serve_app(FakeChild(answer).app())
     added = await tree.admins["root"].call(
         "POST", "/zones", json_body={"zone": {"api_url": url, "username": "u", "password": "p"}}
     )
@@ -295,3 +263,21 @@ async def test_the_poller_renews_a_token_the_child_no_longer_accepts(
     outcomes = await tree.poll("root")
     assert [(outcome.ok, outcome.error) for outcome in outcomes] == [(True, None)]
     assert (await tree.info("root"))["hosts"] == 1
+
+
+async def test_a_loop_closed_behind_zone_adds_back_marks_the_child_offline_at_once(
+    tree: Tree, zones: ZoneStarter
+) -> None:
+    for name in ("a", "b", "c"):
+        await tree.start(zones, name, zone={"capabilities": {f"from_{name}": True}})
+    await tree.add_child("c", "a")  # c -> a, while a has no children yet
+    await tree.add_child("a", "b")  # a -> b
+    await tree.add_child("b", "c")  # b -> c: c's knowledge of a is stale, so this passes
+    await tree.poll("c")  # c learns that b is below a
+
+    outcomes = await tree.poll("b")
+    assert [(outcome.ok, outcome.offline_at_once) for outcome in outcomes] == [(False, True)]
+    child = await tree.child("b", "c")
+    assert child["state"] == "offline" and child["failures"] == 1
+    assert child["last_error"].startswith("loop:")
+    assert "from_a" not in (await tree.info("b"))["capabilities"]

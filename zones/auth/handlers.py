@@ -6,6 +6,7 @@ from aiohttp import web
 
 from zones.auth import users
 from zones.auth.models import User as UserRow
+from zones.auth.passwords import hash_password
 from zones.auth.roles import Role
 from zones.auth.schemas import (
     Endpoint,
@@ -39,7 +40,8 @@ def user_view(row: UserRow) -> User:
 )
 async def issue_token(call: Call[TokenRequest]) -> web.StreamResponse:
     async with call.app[SESSIONS].begin() as session:
-        user = await users.authenticate(session, call.body.username, call.body.password)
+        found = await users.find_user(session, call.body.username)
+    user = await users.check_password(found, call.body.password)
     issued = call.app[TOKEN_ISSUER].issue(user.name, user.client, user.roles)
     settings = call.app[SETTINGS]
     answer = TokenAnswer(
@@ -72,8 +74,9 @@ async def publish_keys(call: Call[None]) -> web.StreamResponse:
 )
 async def create_user(call: Call[UserCreateEnvelope]) -> web.StreamResponse:
     new = call.body.user
+    password_hash = await hash_password(new.password)
     async with call.app[SESSIONS].begin() as session:
-        row = await users.create_user(session, new.name, new.password, new.client, new.roles)
+        row = await users.create_user(session, new.name, password_hash, new.client, new.roles)
     return json_response(UserEnvelope(user=user_view(row)), status=201)
 
 

@@ -17,6 +17,7 @@ import json
 import os
 import secrets
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -38,14 +39,14 @@ class SigningKey:
 
     private_key: Ed25519PrivateKey
 
-    @property
+    @cached_property
     def public_x(self) -> str:
         raw = self.private_key.public_key().public_bytes(
             serialization.Encoding.Raw, serialization.PublicFormat.Raw
         )
         return b64url(raw)
 
-    @property
+    @cached_property
     def kid(self) -> str:
         canonical = json.dumps(
             {"crv": "Ed25519", "kty": "OKP", "x": self.public_x}, separators=(",", ":")
@@ -63,6 +64,10 @@ class SigningKey:
         }
 
 
+class SecretUnreadable(ValueError):
+    """A stored secret this zone's storage key cannot open (the key was replaced)."""
+
+
 class SecretBox:
     """Encrypts small secrets (a child's password) for storage in the database."""
 
@@ -76,7 +81,9 @@ class SecretBox:
         try:
             return self._fernet.decrypt(sealed.encode("ascii")).decode("utf-8")
         except InvalidToken as exc:
-            raise ValueError("stored secret cannot be decrypted with this zone's key") from exc
+            raise SecretUnreadable(
+                "the stored password cannot be decrypted with this zone's storage key"
+            ) from exc
 
 
 def _publish_once(path: Path, content: bytes) -> None:

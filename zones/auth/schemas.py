@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import Field, field_validator
 
-from zones.node.fields import AccountName, Password
+from zones.node.fields import AccountName, Password, PlainText255
 from zones.node.schemas import RequestModel, ResponseModel
 
 RoleName = Literal["admin", "member", "service", "host"]
 
 
 class TokenRequest(RequestModel):
-    username: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    username: PlainText255
     password: Password
 
 

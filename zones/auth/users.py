@@ -18,13 +18,14 @@ ADMIN_USERNAME = "admin"
 
 
 async def create_user(
-    session: AsyncSession, name: str, password: str, client: str, roles: Sequence[str]
+    session: AsyncSession, name: str, password_hash: str, client: str, roles: Sequence[str]
 ) -> User:
+    """Store a user; hash the password first (`hash_password`), outside the transaction."""
     if await find_user(session, name) is not None:
         raise Conflict(f"user.name: a user named {name!r} already exists")
     user = User(
         name=name,
-        password_hash=await hash_password(password),
+        password_hash=password_hash,
         client=client,
         roles=sorted(roles),
         created_at=utcnow(),
@@ -59,9 +60,12 @@ async def _count_admins(session: AsyncSession) -> int:
     return sum(1 for user in await list_users(session) if Role.ADMIN in user.roles)
 
 
-async def authenticate(session: AsyncSession, name: str, password: str) -> User:
-    """The user whose name and password these are; the same 401 for either being wrong."""
-    user = await find_user(session, name)
+async def check_password(user: User | None, password: str) -> User:
+    """The user, when the password is theirs; the same 401 for an unknown user or a wrong password.
+
+    Call it after the transaction that found the user: the check is slow on purpose,
+    and must not hold a database connection while it runs.
+    """
     valid = await verify_password(password, None if user is None else user.password_hash)
     if user is None or not valid:
         raise Unauthorized("wrong username or password")
@@ -77,5 +81,7 @@ async def ensure_admin(session: AsyncSession, password: str | None, client: str)
             "auth.admin_password: required on the first start to create user 'admin' "
             "(or set ZONES_ADMIN_PASSWORD)"
         )
-    await create_user(session, ADMIN_USERNAME, password, client, [Role.ADMIN.value])
+    await create_user(
+        session, ADMIN_USERNAME, await hash_password(password), client, [Role.ADMIN.value]
+    )
     return True

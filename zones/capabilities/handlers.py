@@ -32,7 +32,7 @@ async def heartbeat(call: Call[HeartbeatEnvelope]) -> web.StreamResponse:
     beat = call.body.host
     async with call.app[SESSIONS].begin() as session:
         live = await hosts.record_heartbeat(
-            session, name, beat.capabilities, beat.inventory, beat.ttl
+            session, name, beat.capabilities, beat.inventory, beat.ttl, call.caller
         )
     return json_response(HostEnvelope(host=Host(**hosts.host_record(live))))
 

@@ -16,9 +16,10 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import selectinload
 
+from zones.auth.roles import Identity, Role
 from zones.capabilities.models import Host, HostResource
 from zones.capabilities.values import CapabilityValue
-from zones.errors import NotFound
+from zones.errors import Forbidden, NotFound
 from zones.node.database import AsyncSession, upsert, utcnow
 
 
@@ -45,8 +46,17 @@ async def record_heartbeat(
     capabilities: Mapping[str, CapabilityValue],
     inventory: Mapping[str, float],
     ttl: float,
+    reporter: Identity,
 ) -> LiveHost:
+    """Store a heartbeat. A live host belongs to the account that reports it: another
+    host account may not speak for it until it expires (admins may, and take it over)."""
     now = utcnow()
+    reported_by = f"{reporter.username}@{reporter.issuer}"
+    holder = await session.scalar(
+        select(Host.reported_by).where(Host.name == name, Host.expires_at > now)
+    )
+    if holder not in (None, reported_by) and Role.ADMIN not in reporter.roles:
+        raise Forbidden(f"host {name!r} is reported by another account until its ttl passes")
     await upsert(
         session,
         Host,
@@ -54,6 +64,7 @@ async def record_heartbeat(
             "name": name,
             "capabilities": dict(capabilities),
             "ttl": ttl,
+            "reported_by": reported_by,
             "expires_at": now + timedelta(seconds=ttl),
             "updated_at": now,
         },

@@ -23,6 +23,8 @@ class Host(Base):
     name: Mapped[str] = mapped_column(String(255), primary_key=True)
     capabilities: Mapped[dict[str, Any]] = mapped_column(JSON)
     ttl: Mapped[float] = mapped_column(Float)
+    # "user@issuer" of the account whose heartbeats keep this host; see record_heartbeat.
+    reported_by: Mapped[str] = mapped_column(String(600))
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
     resources: Mapped[list[HostResource]] = relationship(

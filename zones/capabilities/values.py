@@ -45,6 +45,8 @@ def parse_value(key: str, raw: object) -> CapabilityValue:
     if isinstance(raw, str):
         if len(raw) > MAX_STRING_LENGTH:
             raise ValueError(f"capability {key!r} is longer than {MAX_STRING_LENGTH} characters")
+        if any(ord(character) < 32 or ord(character) == 127 for character in raw):
+            raise ValueError(f"capability {key!r} must not contain control characters")
         return raw
     raise ValueError(f"capability {key!r} must be a string, a number or a bool")
 

@@ -30,6 +30,8 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
         ) from exc
     except ValueError as exc:
         raise BadRequest(f"body: malformed JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise BadRequest("body: JSON nested too deeply") from exc
     if not isinstance(data, dict):
         raise BadRequest(f"body: must be a JSON object, not {type(data).__name__}")
     return data

@@ -44,10 +44,17 @@ def serve_command(config: Path) -> int:
     except ConfigError as exc:
         print(f"zones: {exc}", file=sys.stderr)
         return 2
-    except OSError as exc:
+    except CannotListen as exc:
         print(f"zones: cannot listen: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:  # the database refused, most often
+        print(f"zones: cannot start: {exc}", file=sys.stderr)
+        return 1
     return 0
+
+
+class CannotListen(Exception):
+    """The zone's listening address cannot be bound (taken, or not this machine's)."""
 
 
 def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -66,9 +73,9 @@ def bind(settings: Settings) -> tuple[socket.socket, Settings]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((settings.listen_host, settings.listen_port))
-    except OSError:
+    except OSError as exc:
         sock.close()
-        raise
+        raise CannotListen(f"{settings.zone.listen}: {exc.strerror or exc}") from exc
     sock.listen(1024)
     sock.setblocking(False)
     port = sock.getsockname()[1]

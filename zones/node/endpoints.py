@@ -20,9 +20,10 @@ from pydantic import BaseModel
 
 from zones.auth.roles import Identity, Role, require_roles
 from zones.auth.tokens import identity_from_headers
-from zones.errors import BadRequest
+from zones.errors import BadRequest, Unauthorized
 from zones.node.appkeys import TOKEN_VERIFIER
 from zones.node.body import read_model
+from zones.node.request_ids import request_id_of
 
 BodyT = TypeVar("BodyT")
 
@@ -38,6 +39,18 @@ class Call(Generic[BodyT]):
     @property
     def app(self) -> web.Application:
         return self.request.app
+
+    @property
+    def caller(self) -> Identity:
+        """Who calls an endpoint that requires roles (there, always someone)."""
+        if self.identity is None:
+            raise Unauthorized("credentials required: send Authorization: Bearer <token>")
+        return self.identity
+
+    @property
+    def request_id(self) -> str:
+        """This request's id, to pass on to every child call it causes."""
+        return request_id_of(self.request)
 
     def path_id(self, name: str = "id") -> int:
         """A numeric id from the path; 400 naming the parameter when it is not one."""

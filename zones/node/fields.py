@@ -15,7 +15,21 @@ from pydantic import AfterValidator, Field, StringConstraints
 ZONE_NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 ACCOUNT_NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}$"
 
+UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+
+
+def refuse_control_characters(value: str) -> str:
+    """Text that is stored or looked up must be printable (PostgreSQL refuses NUL outright)."""
+    if any(ord(character) < 32 or ord(character) == 127 for character in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
 ZoneName = Annotated[str, StringConstraints(pattern=ZONE_NAME_PATTERN)]
+ZoneUuid = Annotated[str, StringConstraints(pattern=UUID_PATTERN)]
+PlainText255 = Annotated[
+    str, StringConstraints(min_length=1, max_length=255), AfterValidator(refuse_control_characters)
+]
 AccountName = Annotated[str, StringConstraints(pattern=ACCOUNT_NAME_PATTERN)]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 

@@ -34,7 +34,9 @@ def build_openapi(endpoints: Iterable[Endpoint], server_url: str) -> dict[str, A
     schemas = _component_schemas(endpoints)
     paths: dict[str, dict[str, Any]] = {}
     for endpoint in endpoints:
-        paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = _operation(endpoint)
+        paths.setdefault(openapi_path(endpoint.path), {})[endpoint.method.lower()] = _operation(
+            endpoint
+        )
     return {
         "openapi": "3.1.0",
         "info": {"title": "zones", "version": zones.__version__},
@@ -48,6 +50,11 @@ def build_openapi(endpoints: Iterable[Endpoint], server_url: str) -> dict[str, A
             },
         },
     }
+
+
+def openapi_path(route_path: str) -> str:
+    """`/zones/{id:regex}` as OpenAPI writes it: `/zones/{id}`."""
+    return re.sub(r"{(\w+):[^}]*}", r"{\1}", route_path)
 
 
 def _component_schemas(endpoints: list[Endpoint]) -> dict[str, Any]:
@@ -92,7 +99,7 @@ def _parameters(endpoint: Endpoint) -> list[dict[str, Any]]:
             "required": True,
             "schema": {"type": endpoint.path_types.get(name, "string")},
         }
-        for name in re.findall(r"{(\w+)}", endpoint.path)
+        for name in re.findall(r"{(\w+)}", openapi_path(endpoint.path))
     ]
     parameters += [
         {

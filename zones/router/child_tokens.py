@@ -30,7 +30,9 @@ class ChildTokens:
         self._box = box
         self._held: dict[int, tuple[ChildCredentials, ChildToken]] = {}
 
-    async def token_for(self, credentials: ChildCredentials, timeout: float | None = None) -> str:
+    async def token_for(
+        self, credentials: ChildCredentials, request_id: str, timeout: float | None = None
+    ) -> str:
         held = self._held.get(credentials.child_id)
         if held is not None and held[0] == credentials:
             if held[1].expires_at - RENEW_BEFORE_EXPIRY > utcnow():
@@ -39,6 +41,7 @@ class ChildTokens:
             credentials.api_url,
             credentials.username,
             self._box.open(credentials.password_encrypted),
+            request_id=request_id,
             timeout=timeout,
         )
         self._held[credentials.child_id] = (credentials, token)

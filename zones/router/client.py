@@ -24,7 +24,10 @@ from pydantic import ValidationError
 
 from zones.capabilities.aggregate import aggregate_from_json, free_from_json
 from zones.errors import ChildError, ChildRefused, ChildTimeout, ChildUnreachable
+from zones.node.request_ids import REQUEST_ID_HEADER
 from zones.router.schemas import ZoneInfo
+
+MAX_ANSWER_BYTES = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -43,13 +46,20 @@ class ChildClient:
         self._timeout = timeout
 
     async def login(
-        self, api_url: str, username: str, password: str, timeout: float | None = None
+        self,
+        api_url: str,
+        username: str,
+        password: str,
+        *,
+        request_id: str,
+        timeout: float | None = None,
     ) -> ChildToken:
         """Log in to a child with the credentials given at zone-add."""
         answer = await self._call(
             "POST",
             f"{api_url}/auth/tokens",
             payload={"username": username, "password": password},
+            request_id=request_id,
             timeout=timeout,
         )
         body = _json_object(answer, f"POST {api_url}/auth/tokens")
@@ -66,13 +76,20 @@ class ChildClient:
         self,
         api_url: str,
         token: str,
+        *,
+        request_id: str,
         etag: str | None = None,
         timeout: float | None = None,
     ) -> ZoneInfo | None:
         """Read the child's `GET /zones/info`; None when it answers 304 to `etag`."""
         headers = {"If-None-Match": etag} if etag else {}
         answer = await self._call(
-            "GET", f"{api_url}/zones/info", token=token, headers=headers, timeout=timeout
+            "GET",
+            f"{api_url}/zones/info",
+            token=token,
+            headers=headers,
+            request_id=request_id,
+            timeout=timeout,
         )
         if answer.status == 304:
             return None
@@ -93,9 +110,10 @@ class ChildClient:
         token: str | None = None,
         payload: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
+        request_id: str,
         timeout: float | None = None,
     ) -> _Answer:
-        sent = dict(headers or {})
+        sent = {**(headers or {}), REQUEST_ID_HEADER: request_id}
         if token:
             sent["Authorization"] = f"Bearer {token}"
         limit = aiohttp.ClientTimeout(total=timeout or self._timeout)
@@ -103,17 +121,33 @@ class ChildClient:
             async with self._session.request(
                 method, url, json=payload, headers=sent, timeout=limit
             ) as response:
-                answer = _Answer(response.status, await response.text())
+                raw = await _read_capped(response, f"{method} {url}")
+                status = response.status
         except TimeoutError as exc:
             raise ChildTimeout(f"{method} {url} did not answer in time") from exc
-        except (aiohttp.ClientError, UnicodeDecodeError) as exc:
+        except aiohttp.ClientError as exc:
             raise ChildUnreachable(f"{method} {url} could not be reached: {exc}") from exc
+        try:
+            answer = _Answer(status, raw.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise ChildError(f"{method} {url} answered text that is not UTF-8") from exc
         if answer.status >= 400:
             raise ChildRefused(
                 f"{method} {url} answered {answer.status}: {_problem_detail(answer.text)}",
                 child_status=answer.status,
             )
         return answer
+
+
+async def _read_capped(response: aiohttp.ClientResponse, what: str) -> bytes:
+    """The body, refusing to hold more than MAX_ANSWER_BYTES of whatever a child sends."""
+    chunks, size = [], 0
+    async for chunk in response.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > MAX_ANSWER_BYTES:
+            raise ChildError(f"{what} answered more than {MAX_ANSWER_BYTES} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 @dataclass(frozen=True)
@@ -125,8 +159,8 @@ class _Answer:
 def _json_object(answer: _Answer, what: str) -> dict[str, Any]:
     try:
         body = json.loads(answer.text)
-    except ValueError as exc:
-        raise ChildError(f"{what} answered something that is not JSON") from exc
+    except (ValueError, RecursionError) as exc:
+        raise ChildError(f"{what} answered something that is not usable JSON") from exc
     if not isinstance(body, dict):
         raise ChildError(f"{what} answered JSON that is not an object")
     return body
@@ -136,6 +170,6 @@ def _problem_detail(text: str) -> str:
     """The `detail` of a child's problem+json, or the start of whatever it sent."""
     try:
         detail = json.loads(text).get("detail")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         detail = None
     return detail if isinstance(detail, str) else text[:200]

@@ -27,6 +27,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from zones.capabilities.values import KEY_PATTERN
 from zones.errors import BadRequest
+from zones.node.fields import refuse_control_characters
 from zones.router.models import ChildCapability, ChildFree, ChildZone
 
 OPERATORS = ("eq", "ne", "lt", "le", "gt", "ge", "in")
@@ -60,6 +61,10 @@ def filter_children(query: Select[ChildZone], parameters: Mapping[str, str]) -> 
 
 
 def condition_for(parameter: str, text: str) -> ColumnElement[bool]:
+    try:
+        refuse_control_characters(text)
+    except ValueError as exc:
+        raise BadRequest(f"{parameter}: {exc}") from exc
     if parameter == "state":
         return _state_condition(text)
     op, operand = split_operator(parameter, text)

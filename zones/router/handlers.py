@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from zones.auth.keys import SecretUnreadable
 from zones.auth.roles import Role
 from zones.errors import Conflict
 from zones.node.appkeys import CHILD_CLIENT, SECRET_BOX, SESSIONS, SETTINGS, ZONE_UUID
@@ -34,6 +35,8 @@ from zones.router.schemas import (
 
 endpoints = EndpointTable("zones")
 ID_PATH = {"id": "integer"}
+# `{id}` never matches "info", so PUT /zones/info is a 405 and not "id: must be an integer".
+ZONE_ID = "{id:(?!info$)[^/]+}"
 CREDENTIAL_FIELDS = ("api_url", "username", "password")
 FILTER_PARAMETERS = {
     "state": "online, offline, disabled or unknown",
@@ -163,7 +166,9 @@ async def list_zones(call: Call[None]) -> web.StreamResponse:
 )
 async def add_zone(call: Call[ZoneCreateEnvelope]) -> web.StreamResponse:
     new = call.body.zone
-    probe = await probe_child(call.app[CHILD_CLIENT], new.api_url, new.username, new.password)
+    probe = await probe_child(
+        call.app[CHILD_CLIENT], new.api_url, new.username, new.password, call.request_id
+    )
     values = {
         "api_url": new.api_url,
         "username": new.username,
@@ -182,7 +187,7 @@ async def add_zone(call: Call[ZoneCreateEnvelope]) -> web.StreamResponse:
 
 @endpoints.route(
     "GET",
-    "/zones/{id}",
+    f"/zones/{ZONE_ID}",
     summary="One child",
     roles=[Role.ADMIN],
     response=ZoneEnvelope,
@@ -196,7 +201,7 @@ async def show_zone(call: Call[None]) -> web.StreamResponse:
 
 @endpoints.route(
     "GET",
-    "/zones/{id}/detail",
+    f"/zones/{ZONE_ID}/detail",
     summary="One child with what was last learnt from it",
     roles=[Role.ADMIN],
     response=ZoneDetailEnvelope,
@@ -210,7 +215,7 @@ async def show_zone_detail(call: Call[None]) -> web.StreamResponse:
 
 @endpoints.route(
     "PUT",
-    "/zones/{id}",
+    f"/zones/{ZONE_ID}",
     summary="Change a child's url, credentials, name, enabled or weight_offset",
     roles=[Role.ADMIN],
     body=ZoneUpdateEnvelope,
@@ -223,6 +228,9 @@ async def update_zone(call: Call[ZoneUpdateEnvelope]) -> web.StreamResponse:
     async with call.app[SESSIONS].begin() as session:
         child = await children.get_child(session, child_id)
     values = {key: value for key, value in changes.items() if key != "password"}
+    if changes.get("enabled") is True and not child.enabled:
+        # Nothing was polled while it was disabled: what it said then is no longer known.
+        values.update(state="unknown", failures=0)
     if "name" in changes:
         values["name_is_provisional"] = False
     if "password" in changes:
@@ -245,8 +253,11 @@ async def reprobe(
     """Contact the child again with its new URL or credentials; learn what changed."""
     api_url = changes.get("api_url", child.api_url)
     username = changes.get("username", child.username)
-    password = changes.get("password") or call.app[SECRET_BOX].open(child.password_encrypted)
-    probe = await probe_child(call.app[CHILD_CLIENT], api_url, username, password)
+    try:
+        password = changes.get("password") or call.app[SECRET_BOX].open(child.password_encrypted)
+    except SecretUnreadable as exc:
+        raise Conflict(f"zone.password: {exc}; send the password again with this change") from exc
+    probe = await probe_child(call.app[CHILD_CLIENT], api_url, username, password, call.request_id)
     values = learnt_fields(probe, call.app[ZONE_UUID])
     if probe.info is None and api_url != child.api_url:
         # Whatever answered at the old URL may not be what will answer at the new one.
@@ -258,7 +269,7 @@ async def reprobe(
 
 @endpoints.route(
     "DELETE",
-    "/zones/{id}",
+    f"/zones/{ZONE_ID}",
     summary="Remove a child",
     roles=[Role.ADMIN],
     status=204,

@@ -1,76 +1,146 @@
-"""What a poll learnt, written to the parent's database: state, counters and typed rows."""
+"""What a poll round learnt, written to the parent's database: state, counters and typed rows."""
 
 from __future__ import annotations
 
+import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 from sqlalchemy import ColumnElement, delete, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from zones.capabilities.aggregate import aggregate_from_json, free_from_json
 from zones.node.database import AsyncSession, utcnow
+from zones.router.child_tokens import ChildCredentials
 from zones.router.models import ChildCapability, ChildFree, ChildZone
 from zones.router.schemas import ZoneInfo
+
+log = logging.getLogger("zones.poller")
+
+
+@dataclass(frozen=True)
+class PollTarget:
+    """One child to poll: how to reach it, and the generation it last reported."""
+
+    credentials: ChildCredentials
+    etag: str | None
 
 
 @dataclass(frozen=True)
 class PollOutcome:
     """One child's poll: it answered (`info` None when unchanged) or failed with `error`."""
 
-    child_id: int
+    target: PollTarget
     ok: bool
     info: ZoneInfo | None
     error: str | None
     latency_ms: float
+    offline_at_once: bool = False
+
+    @property
+    def child_id(self) -> int:
+        return self.target.credentials.child_id
 
     @classmethod
-    def answered(cls, child_id: int, info: ZoneInfo | None, started: float) -> PollOutcome:
-        return cls(child_id, True, info, None, _since(started))
+    def answered(cls, target: PollTarget, info: ZoneInfo | None, started: float) -> PollOutcome:
+        return cls(target, True, info, None, _since(started))
 
     @classmethod
-    def failed(cls, child_id: int, error: str, started: float) -> PollOutcome:
-        return cls(child_id, False, None, error, _since(started))
+    def failed(cls, target: PollTarget, error: str, started: float) -> PollOutcome:
+        return cls(target, False, None, error, _since(started))
+
+    def refused(self, error: str, at_once: bool = True) -> PollOutcome:
+        """The same poll, judged a failure after all (its answer cannot be used)."""
+        return replace(self, ok=False, info=None, error=error, offline_at_once=at_once)
 
 
 def _since(started: float) -> float:
     return round((time.monotonic() - started) * 1000, 3)
 
 
-async def record_poll(
-    session: AsyncSession, outcome: PollOutcome, failures_before_offline: int, own_uuid: str
-) -> None:
-    child = await session.get(ChildZone, outcome.child_id)
-    if child is None or not child.enabled:
-        return  # removed or disabled while the poll was out
+async def record_round(
+    session: AsyncSession,
+    outcomes: Sequence[PollOutcome],
+    failures_before_offline: int,
+    own_uuid: str,
+) -> list[PollOutcome]:
+    """Write every outcome, each in its own savepoint; return them as recorded."""
+    ids = [outcome.child_id for outcome in outcomes]
+    children = {
+        child.id: child
+        for child in await session.scalars(select(ChildZone).where(ChildZone.id.in_(ids)))
+    }
+    recorded = []
+    for outcome in outcomes:
+        child = children.get(outcome.child_id)
+        if child is None or not _still_polled_as(child, outcome.target):
+            continue  # removed, disabled or moved while the poll was out: the answer is stale
+        recorded.append(
+            await _record_one(session, child, outcome, failures_before_offline, own_uuid)
+        )
+    return recorded
+
+
+def _still_polled_as(child: ChildZone, target: PollTarget) -> bool:
+    credentials = target.credentials
+    return child.enabled and (child.api_url, child.username, child.password_encrypted) == (
+        credentials.api_url,
+        credentials.username,
+        credentials.password_encrypted,
+    )
+
+
+async def _record_one(
+    session: AsyncSession,
+    child: ChildZone,
+    outcome: PollOutcome,
+    failures_before_offline: int,
+    own_uuid: str,
+) -> PollOutcome:
+    try:
+        async with session.begin_nested():
+            if outcome.info is not None:
+                problem = await _learn(session, child, outcome.info, own_uuid)
+                outcome = outcome.refused(problem) if problem else outcome
+            _apply(child, outcome, failures_before_offline)
+    except SQLAlchemyError as exc:
+        # What the child said cannot be stored (a value the database refuses): a failed poll.
+        log.warning("cannot store the answer of child %s: %s", child.id, exc)
+        await session.refresh(child)
+        outcome = outcome.refused("its answer could not be stored", at_once=False)
+        async with session.begin_nested():
+            _apply(child, outcome, failures_before_offline)
+    return outcome
+
+
+def _apply(child: ChildZone, outcome: PollOutcome, failures_before_offline: int) -> None:
+    """The state a poll leaves: one definition of online and offline."""
     child.last_polled_at = utcnow()
     child.poll_latency_ms = outcome.latency_ms
-    error = (
-        outcome.error if not outcome.ok else await _learn(session, child, outcome.info, own_uuid)
-    )
-    if error is None:
-        child.failures = 0
-        child.state = "online"
+    if outcome.ok:
+        child.failures, child.state, child.last_error = 0, "online", None
         child.last_seen = child.last_polled_at
-        child.last_error = None
         return
     child.failures += 1
-    child.last_error = error
-    if child.failures >= failures_before_offline or error.startswith("loop"):
+    child.last_error = outcome.error
+    if child.failures >= failures_before_offline or outcome.offline_at_once:
         child.state = "offline"
 
 
 async def _learn(
-    session: AsyncSession, child: ChildZone, info: ZoneInfo | None, own_uuid: str
+    session: AsyncSession, child: ChildZone, info: ZoneInfo, own_uuid: str
 ) -> str | None:
-    """Store a changed answer; return why it cannot be used, or None when it can."""
-    if info is None:
-        return None
+    """Store a changed answer (identity, provisional name, info, typed rows), or say why not.
+
+    A child whose subtree holds this zone is refused: counting it would feed
+    this zone's own capacity back into itself.
+    """
     if info.uuid == own_uuid or own_uuid in info.descendants:
         return f"loop: this zone is inside the subtree of {info.name!r}; it is not counted"
     if info.uuid != child.uuid:
-        clash = await _child_with(session, ChildZone.uuid == info.uuid, child.id)
-        if clash is not None:
-            return f"answers as zone {info.uuid}, already registered here as child {clash.id}"
+        if await _child_with(session, ChildZone.uuid == info.uuid, child.id) is not None:
+            return f"answers as zone {info.uuid}, which is registered here as another child"
         child.uuid = info.uuid
     if child.name_is_provisional and info.name != child.name:
         if await _child_with(session, ChildZone.name == info.name, child.id) is None:

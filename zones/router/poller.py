@@ -4,12 +4,11 @@ Each child is polled concurrently (at most `POLL_CONCURRENCY` at once) and
 each poll is bounded by `poll.timeout`. Connection failures are retried with
 jittered backoff inside that bound; an answer, even an error, is not retried.
 A poll sends the last generation as `If-None-Match`, so an unchanged child
-answers 304 and costs the parent no write beyond `last_seen`.
+answers 304 and costs the parent one row update (state, last_seen, latency).
 
-A child is `offline` after `failures_before_offline` failed polls in a row and
-`online` again on its first good poll. A child whose subtree contains this
-zone (a loop closed after it was added) is `offline` at once: counting it
-would feed the zone's own capacity back into itself.
+Nothing one child does can stop the round for the others: whatever goes wrong
+in one poll, however unexpected, becomes that child's failed outcome, and each
+outcome is written in its own savepoint.
 """
 
 from __future__ import annotations
@@ -17,11 +16,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
+import uuid
 
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 from tenacity.wait import wait_random_exponential
 
+from zones.auth.keys import SecretUnreadable
 from zones.errors import ChildError, ChildRefused, ChildTimeout, ChildUnreachable
 from zones.node.config import PollSettings
 from zones.node.database import Sessions
@@ -29,18 +29,12 @@ from zones.router.child_tokens import ChildCredentials, ChildTokens
 from zones.router.children import list_children
 from zones.router.client import ChildClient
 from zones.router.info import etag_of
-from zones.router.polled import PollOutcome, record_poll
+from zones.router.polled import PollOutcome, PollTarget, record_round
 from zones.router.schemas import ZoneInfo
 
 POLL_CONCURRENCY = 64
 CONNECT_ATTEMPTS = 3
 log = logging.getLogger("zones.poller")
-
-
-@dataclass(frozen=True)
-class PollTarget:
-    credentials: ChildCredentials
-    etag: str | None
 
 
 class ChildPoller:
@@ -75,19 +69,18 @@ class ChildPoller:
 
     async def run_once(self) -> list[PollOutcome]:
         targets = await self._targets()
+        request_id = f"poll-{uuid.uuid4().hex[:20]}"
         bound = asyncio.Semaphore(POLL_CONCURRENCY)
 
         async def poll_bounded(target: PollTarget) -> PollOutcome:
             async with bound:
-                return await self._poll(target)
+                return await self._poll(target, request_id)
 
         outcomes = await asyncio.gather(*(poll_bounded(target) for target in targets))
         async with self._sessions.begin() as session:
-            for outcome in outcomes:
-                await record_poll(
-                    session, outcome, self._settings.failures_before_offline, self._zone_uuid
-                )
-        return list(outcomes)
+            return await record_round(
+                session, outcomes, self._settings.failures_before_offline, self._zone_uuid
+            )
 
     async def _targets(self) -> list[PollTarget]:
         async with self._sessions.begin() as session:
@@ -103,39 +96,46 @@ class ChildPoller:
             if child.enabled
         ]
 
-    async def _poll(self, target: PollTarget) -> PollOutcome:
+    async def _poll(self, target: PollTarget, request_id: str) -> PollOutcome:
         started = time.monotonic()
-        child_id = target.credentials.child_id
         try:
             async with asyncio.timeout(self._settings.timeout):
-                info = await self._fetch_retrying(target)
+                info = await self._fetch_retrying(target, request_id)
         except TimeoutError:
             error = f"no answer within the poll timeout of {self._settings.timeout} s"
-            return PollOutcome.failed(child_id, error, started)
+            return PollOutcome.failed(target, error, started)
         except (ChildError, ChildTimeout) as exc:
-            return PollOutcome.failed(child_id, exc.detail, started)
-        except ValueError as exc:  # a sealed password this zone's key cannot open
-            return PollOutcome.failed(child_id, str(exc), started)
-        return PollOutcome.answered(child_id, info, started)
+            return PollOutcome.failed(target, exc.detail, started)
+        except SecretUnreadable as exc:
+            return PollOutcome.failed(target, f"{exc}; set the password again", started)
+        except Exception as exc:
+            # One child's surprise must not cost the round for its siblings.
+            log.exception("unexpected failure polling %s", target.credentials.api_url)
+            return PollOutcome.failed(target, f"unexpected failure: {type(exc).__name__}", started)
+        return PollOutcome.answered(target, info, started)
 
-    async def _fetch_retrying(self, target: PollTarget) -> ZoneInfo | None:
+    async def _fetch_retrying(self, target: PollTarget, request_id: str) -> ZoneInfo | None:
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(ChildUnreachable),
             stop=stop_after_attempt(CONNECT_ATTEMPTS),
             wait=wait_random_exponential(multiplier=0.05, max=0.5),
             reraise=True,
         )
-        return await retrying(self._fetch, target)
+        return await retrying(self._fetch, target, request_id)
 
-    async def _fetch(self, target: PollTarget) -> ZoneInfo | None:
-        credentials = target.credentials
-        timeout = self._settings.timeout
-        token = await self._tokens.token_for(credentials, timeout)
+    async def _fetch(self, target: PollTarget, request_id: str) -> ZoneInfo | None:
         try:
-            return await self._client.fetch_info(credentials.api_url, token, target.etag, timeout)
+            return await self._fetch_with_held_token(target, request_id)
         except ChildRefused as exc:
             if exc.child_status != 401:
                 raise
-        self._tokens.forget(credentials.child_id)
-        token = await self._tokens.token_for(credentials, timeout)
-        return await self._client.fetch_info(credentials.api_url, token, target.etag, timeout)
+        # The child no longer takes the token it gave us (it restarted with new keys, say).
+        self._tokens.forget(target.credentials.child_id)
+        return await self._fetch_with_held_token(target, request_id)
+
+    async def _fetch_with_held_token(self, target: PollTarget, request_id: str) -> ZoneInfo | None:
+        credentials, timeout = target.credentials, self._settings.timeout
+        token = await self._tokens.token_for(credentials, request_id, timeout)
+        return await self._client.fetch_info(
+            credentials.api_url, token, request_id=request_id, etag=target.etag, timeout=timeout
+        )

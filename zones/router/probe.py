@@ -23,11 +23,12 @@ class ProbeResult:
 
 
 async def probe_child(
-    client: ChildClient, api_url: str, username: str, password: str
+    client: ChildClient, api_url: str, username: str, password: str, request_id: str
 ) -> ProbeResult:
     try:
-        token = await client.login(api_url, username, password)
-        return ProbeResult(info=await client.fetch_info(api_url, token.token), error=None)
+        token = await client.login(api_url, username, password, request_id=request_id)
+        info = await client.fetch_info(api_url, token.token, request_id=request_id)
+        return ProbeResult(info=info, error=None)
     except ChildRefused as exc:
         if exc.child_status == 401:
             raise BadRequest(

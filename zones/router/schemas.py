@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints
+from pydantic import Field
 
-from zones.node.fields import HttpUrl, Password, ZoneName
+from zones.node.fields import HttpUrl, Password, PlainText255, ZoneName, ZoneUuid
 from zones.node.schemas import PatchModel, RequestModel, ResponseModel
 from zones.router.models import ZoneState
 
-ChildUsername = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+ChildUsername = PlainText255
 WeightOffset = Annotated[float, Field(ge=-1e6, le=1e6, allow_inf_nan=False)]
 
 
@@ -70,24 +70,24 @@ class Zones(ResponseModel):
 
 
 class ChildSummary(ResponseModel):
-    name: str
+    name: ZoneName
     state: ZoneState
-    uuid: str | None = None
+    uuid: ZoneUuid | None = None
 
 
 class ZoneInfo(ResponseModel):
     """A zone as its parents see it (`GET /zones/info`)."""
 
-    uuid: str
-    name: str
-    url: str
+    uuid: ZoneUuid
+    name: ZoneName
+    url: HttpUrl
     capabilities: dict[str, dict[str, Any]]
     free: dict[str, dict[str, float]]
-    hosts: int
-    instances: int
+    hosts: int = Field(ge=0)
+    instances: int = Field(ge=0)
     children: list[ChildSummary]
     generation: int
-    descendants: list[str] = Field(
+    descendants: list[ZoneUuid] = Field(
         default_factory=list,
         description="uuids of every zone below this one, as last polled (for loop checks)",
     )

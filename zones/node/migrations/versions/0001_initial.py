@@ -60,6 +60,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(255), primary_key=True),
         sa.Column("capabilities", sa.JSON(), nullable=False),
         sa.Column("ttl", sa.Float(), nullable=False),
+        sa.Column("reported_by", sa.String(600), nullable=False),
         sa.Column("expires_at", sa.DateTime(), nullable=False, index=True),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
     )
