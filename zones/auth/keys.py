@@ -25,6 +25,8 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from zones.errors import ConfigError
+
 SIGNING_KEY_FILE = "signing-key.pem"
 STORAGE_KEY_FILE = "storage.key"
 
@@ -112,9 +114,12 @@ def load_signing_key(secrets_dir: Path) -> SigningKey:
             serialization.NoEncryption(),
         )
         _publish_once(path, pem)
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except ValueError as exc:
+        raise ConfigError(f"zone.secrets_dir: {path} is not a readable private key") from exc
     if not isinstance(key, Ed25519PrivateKey):
-        raise ValueError(f"{path} does not hold an Ed25519 private key")
+        raise ConfigError(f"zone.secrets_dir: {path} does not hold an Ed25519 private key")
     return SigningKey(key)
 
 
@@ -122,4 +127,7 @@ def load_secret_box(secrets_dir: Path) -> SecretBox:
     path = secrets_dir / STORAGE_KEY_FILE
     if not path.exists():
         _publish_once(path, Fernet.generate_key())
-    return SecretBox(path.read_bytes().strip())
+    try:
+        return SecretBox(path.read_bytes().strip())
+    except ValueError as exc:
+        raise ConfigError(f"zone.secrets_dir: {path} is not a storage key") from exc

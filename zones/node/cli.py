@@ -14,8 +14,10 @@ from pathlib import Path
 from aiohttp import web
 
 from zones.errors import ConfigError
+from zones.node import launcher
 from zones.node.app import create_app
 from zones.node.config import Settings, load_settings
+from zones.node.host_agent import run_agent
 
 log = logging.getLogger("zones.node")
 
@@ -25,14 +27,34 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run one zone in the foreground")
     serve.add_argument("--config", required=True, type=Path, help="the zone's node.toml")
+    up = commands.add_parser("up", help="bring up every zone of a topology file")
+    up.add_argument("topology", type=Path, help="the topology TOML file")
+    up.add_argument("--state-dir", type=Path, default=Path(".zones"))
+    up.add_argument("--detach", action="store_true", help="return once converged")
+    for name, text in (("status", "show a deployment's zones"), ("down", "stop a deployment")):
+        command = commands.add_parser(name, help=text)
+        command.add_argument("--state-dir", type=Path, default=Path(".zones"))
+    agent = commands.add_parser("host-agent", help="send heartbeats for hosts")
+    agent.add_argument("--spec", required=True, type=Path, help="the hosts, as JSON")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `zones status | head` ends quietly
     arguments = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     if arguments.command == "serve":
         return serve_command(arguments.config)
+    if arguments.command == "up":
+        return launcher.up(arguments.topology, arguments.state_dir, arguments.detach)
+    if arguments.command == "status":
+        return launcher.status(arguments.state_dir)
+    if arguments.command == "down":
+        return launcher.down(arguments.state_dir)
+    if arguments.command == "host-agent":
+        with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+            runner.run(run_agent(arguments.spec))
+        return 0
     return 2
 
 

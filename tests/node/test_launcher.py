@@ -1,0 +1,227 @@
+"""`zones up`, `status` and `down` on real processes: a small two-root deployment, and refusals."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.harness import Api
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().split(")")[-1].split()[0] == "Z")
+
+
+async def zones_command(*arguments: str, timeout: float = 120) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "zones",
+        *arguments,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout)
+    assert process.returncode is not None
+    return process.returncode, stdout.decode(), stderr.decode()
+
+
+def two_roots(ports: list[int]) -> str:
+    """r1 > mid > leaf and r2 > leaf: leaf is shared; hosts at mid and leaf."""
+    r1, r2, mid, leaf = ports
+    return f"""
+[defaults]
+poll_interval = 0.5
+admin_password = "topology-pw"
+
+[[zone]]
+name = "r1"
+port = {r1}
+children = ["mid"]
+
+[[zone]]
+name = "r2"
+port = {r2}
+children = ["leaf"]
+
+[[zone]]
+name = "mid"
+port = {mid}
+children = ["leaf"]
+capabilities = {{ region = "na" }}
+  [[zone.hosts]]
+  count = 1
+  inventory = {{ vcpus = 4 }}
+
+[[zone]]
+name = "leaf"
+port = {leaf}
+  [[zone.hosts]]
+  names = ["leaf-a", "leaf-b"]
+  capabilities = {{ os = "linux" }}
+  inventory = {{ ram_mb = 1024 }}
+
+[[user]]
+name = "alice"
+password = "alice-pw"
+client = "acme"
+"""
+
+
+async def uuids(http: aiohttp.ClientSession, zones: dict[str, Any]) -> dict[str, str]:
+    found = {}
+    for name, zone in zones.items():
+        admin = await Api(http, zone["url"]).as_user("admin", zone["admin_password"])
+        found[name] = (await admin.call("GET", "/zones/info")).body["zone"]["uuid"]
+    return found
+
+
+async def test_up_status_down_and_up_again_with_the_same_data(
+    tmp_path: Path, http: aiohttp.ClientSession
+) -> None:
+    ports = free_ports(4)
+    topology = tmp_path / "two-roots.toml"
+    topology.write_text(two_roots(ports))
+    state = tmp_path / "state"
+    try:
+        code, out, err = await zones_command(
+            "up", str(topology), "--state-dir", str(state), "--detach"
+        )
+        assert code == 0, err
+        assert "converged in" in out
+        document = json.loads((state / "topology.json").read_text())
+        zones = document["zones"]
+        assert set(zones) == {"r1", "r2", "mid", "leaf"}
+        assert {name for name, zone in zones.items() if zone["roots"]} == {"r1", "r2"}
+        assert all(
+            zone["url"].startswith("http://127.0.0.1:") and alive(zone["pid"])
+            for zone in zones.values()
+        )
+
+        r2 = await Api(http, zones["r2"]["url"]).as_user("admin", "topology-pw")
+        assert (await r2.call("GET", "/zones/info")).body["zone"]["hosts"] == 2
+        r1 = await Api(http, zones["r1"]["url"]).as_user("admin", "topology-pw")
+        assert (await r1.call("GET", "/zones/info")).body["zone"]["hosts"] == 3
+        assert await Api(http, zones["r2"]["url"]).login("alice", "alice-pw")
+        before = await uuids(http, zones)
+
+        code, out, _ = await zones_command("status", "--state-dir", str(state))
+        assert code == 0
+        for name in zones:
+            assert any(
+                line.split()[:1] == [name] and "serving" in line for line in out.splitlines()
+            )
+
+        pids = [zone["pid"] for zone in zones.values()] + [document["host_agent_pid"]]
+        code, out, _ = await zones_command("down", "--state-dir", str(state))
+        assert code == 0
+        assert not any(alive(pid) for pid in pids)
+        assert not any(listening(port) for port in ports)
+
+        code, out, err = await zones_command(
+            "up", str(topology), "--state-dir", str(state), "--detach"
+        )
+        assert code == 0, err
+        zones = json.loads((state / "topology.json").read_text())["zones"]
+        assert await uuids(http, zones) == before  # the same zones, with their databases
+        r1 = await Api(http, zones["r1"]["url"]).as_user("admin", "topology-pw")
+        children = (await r1.call("GET", "/zones")).body["zones"]
+        assert [child["name"] for child in children] == ["mid"]  # registered once, not twice
+        users = (await r1.call("GET", "/users")).body["users"]
+        assert sorted(user["name"] for user in users) == ["admin", "alice"]
+    finally:
+        await zones_command("down", "--state-dir", str(state))
+    assert not any(listening(port) for port in ports)
+
+
+REFUSED = {
+    "unknown child": ('[[zone]]\nname = "a"\nchildren = ["ghost"]\n', "'ghost'"),
+    "defined twice": ('[[zone]]\nname = "a"\n[[zone]]\nname = "a"\n', "'a' is defined twice"),
+    "cycle": (
+        '[[zone]]\nname = "a"\nchildren = ["b"]\n[[zone]]\nname = "b"\nchildren = ["a"]\n'
+        '[[zone]]\nname = "top"\nchildren = ["a"]\n',
+        "cycle: a -> b -> a",
+    ),
+    "bad name": ('[[zone]]\nname = "Bad_Name"\n', "'Bad_Name'"),
+    "malformed TOML": ('[[zone]\nname = "a"\n', "line 3"),
+    "unknown key": ('[[zone]]\nname = "a"\ncolour = "red"\n', "'colour'"),
+}
+
+
+@pytest.mark.parametrize(("text", "named"), REFUSED.values(), ids=REFUSED.keys())
+async def test_a_bad_topology_is_refused_before_anything_starts(
+    tmp_path: Path, text: str, named: str
+) -> None:
+    port = free_ports(1)[0]
+    topology = tmp_path / "bad.toml"
+    topology.write_text(f"[defaults]\nbase_port = {port}\n{text}")
+    code, out, err = await zones_command("up", str(topology), "--state-dir", str(tmp_path / "s"))
+    assert code == 2
+    assert named in err and "Traceback" not in err
+    assert not (tmp_path / "s" / "topology.json").exists()
+    assert not listening(port) and not listening(port + 1)
+
+
+async def test_a_taken_port_is_refused_naming_the_zone(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        topology = tmp_path / "t.toml"
+        topology.write_text(f'[[zone]]\nname = "busy"\nport = {port}\n')
+        code, _, err = await zones_command("up", str(topology), "--state-dir", str(tmp_path / "s"))
+    assert code == 2
+    assert f"zone 'busy': port {port}" in err
+    assert not (tmp_path / "s" / "topology.json").exists()
+
+
+async def test_a_zone_that_fails_to_start_stops_the_others_and_shows_its_log(
+    tmp_path: Path,
+) -> None:
+    ports = free_ports(2)
+    topology = tmp_path / "t.toml"
+    topology.write_text(
+        f'[defaults]\nadmin_password = "pw"\n'
+        f'[[zone]]\nname = "fine"\nport = {ports[0]}\nchildren = ["broken"]\n'
+        f'[[zone]]\nname = "broken"\nport = {ports[1]}\n'
+    )
+    state = tmp_path / "s"
+    keys = state / "broken" / "broken.keys"
+    keys.mkdir(parents=True)
+    (keys / "signing-key.pem").write_text("not a key")
+
+    code, _, err = await zones_command("up", str(topology), "--state-dir", str(state), "--detach")
+    assert code == 1
+    assert "zone 'broken' did not start" in err
+    assert "signing-key.pem is not a readable private key" in err  # its log's tail
+    assert "stopped every zone this run started" in err
+    assert not any(listening(port) for port in ports)
