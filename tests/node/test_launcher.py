@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import socket
 import sys
 from pathlib import Path
@@ -132,6 +133,16 @@ async def test_up_status_down_and_up_again_with_the_same_data(
         r1 = await Api(http, zones["r1"]["url"]).as_user("admin", "topology-pw")
         assert (await r1.call("GET", "/zones/info")).body["zone"]["hosts"] == 3
         assert await Api(http, zones["r2"]["url"]).login("alice", "alice-pw")
+        # Every zone trusts the tokens of the roots above it, and only those.
+        for root, zone, status in (
+            ("r1", "leaf", 200),
+            ("r1", "mid", 200),
+            ("r2", "leaf", 200),
+            ("r2", "mid", 401),
+        ):
+            token = (r1 if root == "r1" else r2).token
+            answer = await Api(http, zones[zone]["url"], token).call("GET", "/users")
+            assert answer.status == status, (root, zone, answer)
         before = await uuids(http, zones)
 
         code, out, _ = await zones_command("status", "--state-dir", str(state))
@@ -225,3 +236,43 @@ async def test_a_zone_that_fails_to_start_stops_the_others_and_shows_its_log(
     assert "signing-key.pem is not a readable private key" in err  # its log's tail
     assert "stopped every zone this run started" in err
     assert not any(listening(port) for port in ports)
+
+
+async def test_in_the_foreground_ctrl_c_stops_every_zone(tmp_path: Path) -> None:
+    port = free_ports(1)[0]
+    topology = tmp_path / "one.toml"
+    topology.write_text(
+        f'[defaults]\npoll_interval = 0.5\n[[zone]]\nname = "solo"\nport = {port}\n'
+        "  [[zone.hosts]]\n  count = 2\n"
+    )
+    state = tmp_path / "state"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "zones",
+        "up",
+        str(topology),
+        "--state-dir",
+        str(state),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    try:
+        while b"Ctrl-C stops every zone" not in (
+            line := await asyncio.wait_for(process.stdout.readline(), 60)
+        ):
+            assert line, "zones up ended before it was running"
+        document = json.loads((state / "topology.json").read_text())
+        pids = [document["zones"]["solo"]["pid"], document["host_agent_pid"]]
+        assert all(alive(pid) for pid in pids)
+
+        process.send_signal(signal.SIGINT)
+        assert await asyncio.wait_for(process.wait(), 30) == 0
+        assert not any(alive(pid) for pid in pids)
+        assert not listening(port)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+            await zones_command("down", "--state-dir", str(state))
