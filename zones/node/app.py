@@ -44,6 +44,7 @@ from zones.node.openapi import build_openapi
 from zones.node.problems import problem_middleware
 from zones.node.request_ids import request_id_middleware
 from zones.router import handlers as router_handlers
+from zones.router import instance_handlers
 from zones.router.child_tokens import ChildTokens
 from zones.router.client import ChildClient
 from zones.router.poller import ChildPoller
@@ -53,6 +54,7 @@ ENDPOINT_TABLES: tuple[EndpointTable, ...] = (
     auth_handlers.endpoints,
     host_handlers.endpoints,
     router_handlers.endpoints,
+    instance_handlers.endpoints,
 )
 
 

@@ -3,6 +3,7 @@
 from zones.auth.models import User
 from zones.capabilities.models import Host, HostResource
 from zones.node.identity import ZoneIdentity
+from zones.router.instance_models import Instance
 from zones.router.models import ChildCapability, ChildFree, ChildZone
 
 __all__ = [
@@ -11,6 +12,7 @@ __all__ = [
     "ChildZone",
     "Host",
     "HostResource",
+    "Instance",
     "User",
     "ZoneIdentity",
 ]

@@ -1,10 +1,11 @@
 """`GET /zones/info`: this zone as its parents see it.
 
 The answer merges the zone's own static capabilities, those of its live
-hosts, and what its healthy children last reported (an offline or disabled
-child counts for nothing). `generation` is derived from the rest of the
-answer, so it changes exactly when the answer does; parents send it back as
-`If-None-Match` and an unchanged zone answers 304 without a body.
+hosts (and the instances it holds), and what its healthy children last
+reported (an offline or disabled child counts for nothing). `generation` is
+derived from the rest of the answer, so it changes exactly when the answer
+does; parents send it back as `If-None-Match` and an unchanged zone answers
+304 without a body.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from zones.capabilities.hosts import live_hosts
 from zones.node.config import Settings
 from zones.node.database import AsyncSession
 from zones.router.children import list_children
+from zones.router.instances import count as count_instances
 from zones.router.models import ChildZone
 from zones.router.schemas import ChildSummary, ZoneInfo
 
@@ -45,7 +47,7 @@ async def build_zone_info(session: AsyncSession, settings: Settings, zone_uuid: 
     children = await list_children(session)
     capabilities = aggregate([settings.zone.capabilities, *(host.capabilities for host in hosts)])
     free = free_of_hosts(host.free for host in hosts)
-    host_count, instance_count = len(hosts), 0
+    host_count, instance_count = len(hosts), await count_instances(session)
     for child in children:
         if child.is_healthy and child.last_info is not None:
             reported = ZoneInfo.model_validate(child.last_info)

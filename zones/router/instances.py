@@ -1,0 +1,94 @@
+"""Queries on the instances this zone holds: create once per id, find, page, remove."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+
+from zones.capabilities.hosts import release
+from zones.errors import BadRequest, Conflict, NotFound
+from zones.node.database import AsyncSession
+from zones.router.instance_models import Instance
+
+MAX_PAGE = 1000
+
+
+def request_hash(name: str, requirements: Any, resources: Any) -> str:
+    """The fingerprint of a create: a retry must send the same one under the same id."""
+    canonical = json.dumps(
+        {"name": name, "requirements": requirements, "resources": resources}, sort_keys=True
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def same_request(existing: Instance, client: str, fingerprint: str) -> Instance:
+    """The instance a retried create made before; 409 when the id was used for something else."""
+    if existing.client != client or existing.request_hash != fingerprint:
+        raise Conflict(f"instance.id: {existing.id} was already used for another instance")
+    return existing
+
+
+async def find_visible(
+    session: AsyncSession, instance_id: str, client: str | None
+) -> Instance | None:
+    """The instance, when the caller may see it (`client` None: any client, for admins)."""
+    instance = await session.get(Instance, instance_id)
+    if instance is None or (client is not None and instance.client != client):
+        return None
+    return instance
+
+
+async def remove(session: AsyncSession, instance: Instance) -> None:
+    if instance.host is not None and instance.status == "ACTIVE":
+        await release(session, instance.host, instance.resources)
+    await session.delete(instance)
+
+
+async def count(session: AsyncSession) -> int:
+    return int(await session.scalar(select(func.count()).select_from(Instance)) or 0)
+
+
+async def page(
+    session: AsyncSession,
+    client: str | None,
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> list[Instance]:
+    """Up to `limit` instances in (created_at, id) order, after `after`."""
+    query = select(Instance).order_by(Instance.created_at, Instance.id).limit(limit)
+    if client is not None:
+        query = query.where(Instance.client == client)
+    if after is not None:
+        created_at, instance_id = after
+        query = query.where(
+            or_(
+                Instance.created_at > created_at,
+                and_(Instance.created_at == created_at, Instance.id > instance_id),
+            )
+        )
+    return list(await session.scalars(query))
+
+
+async def marker_position(
+    session: AsyncSession, marker: str, client: str | None
+) -> tuple[datetime, str]:
+    instance = await find_visible(session, marker, client)
+    if instance is None:
+        raise BadRequest(f"marker: {marker!r} is not an instance this caller can see")
+    return instance.created_at, instance.id
+
+
+def page_limit(raw: str | None) -> int:
+    if raw is None:
+        return 100
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+        raise BadRequest(f"limit: must be a whole number from 1 to {MAX_PAGE}, got {raw[:50]!r}")
+    return int(raw)
+
+
+def not_found(instance_id: str) -> NotFound:
+    return NotFound(f"instance {instance_id} does not exist")

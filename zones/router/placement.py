@@ -1,0 +1,56 @@
+"""Placement: which of this zone's own live hosts takes a new instance.
+
+A requirement this zone's static capabilities settle is not asked of its hosts
+(it holds for everything below the zone); one they contradict rules the zone
+out. Among the hosts that satisfy the rest and have room, the one with the
+most headroom left after the allocation is tried first, then the next, so two
+concurrent creates that race for the last room on one host both end placed
+when another host has room.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from zones.capabilities.hosts import LiveHost, allocate, live_hosts
+from zones.capabilities.matching import Condition, fits_host, host_satisfies, split_static
+from zones.capabilities.values import CapabilityValue
+from zones.node.database import AsyncSession
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where an instance went (`host`), or why it went nowhere (`fault`)."""
+
+    host: str | None
+    fault: str | None
+
+
+def headroom(host: LiveHost, resources: Mapping[str, float]) -> float:
+    """How much room the host keeps after taking `resources`, as a share of its inventory."""
+    return sum(
+        (host.free.get(key, 0.0) - amount) / max(host.inventory.get(key, 0.0), 1.0)
+        for key, amount in resources.items()
+    )
+
+
+async def place_on_own_hosts(
+    session: AsyncSession,
+    conditions: list[Condition],
+    resources: Mapping[str, float],
+    static: Mapping[str, CapabilityValue],
+) -> Placement:
+    remaining = split_static(conditions, static)
+    if remaining is None:
+        return Placement(None, "this zone's own capabilities rule the requirements out")
+    hosts = await live_hosts(session)
+    suitable = [host for host in hosts if host_satisfies(remaining, host.capabilities)]
+    if not suitable:
+        return Placement(None, "no live host satisfies the requirements")
+    roomy = [host for host in suitable if fits_host(resources, host.free)]
+    for host in sorted(roomy, key=lambda host: -headroom(host, resources)):
+        if await allocate(session, host.name, resources):
+            return Placement(host.name, None)
+    wanted = ", ".join(f"{key} {amount:g}" for key, amount in resources.items()) or "nothing"
+    return Placement(None, f"no host that satisfies the requirements has room for {wanted}")
