@@ -11,6 +11,7 @@ imports aiohttp, so the data layer stays free of the web framework.
     ├── NotFound               404
     ├── MethodNotAllowed       405
     ├── Conflict               409  duplicate name, id reused with another body
+    │   └── NothingFits        409  a forwarded create this subtree cannot place
     ├── PayloadTooLarge        413
     ├── ChildError             502  a child answered with an error
     │   ├── ChildUnreachable   502  no connection to the child
@@ -64,6 +65,13 @@ class MethodNotAllowed(ZonesError):
 class Conflict(ZonesError):
     status = 409
     title = "Conflict"
+
+
+class NothingFits(Conflict):
+    """A forwarded create that this subtree cannot place: the parent tries elsewhere."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, reason="nothing-fits")
 
 
 class PayloadTooLarge(ZonesError):

@@ -25,6 +25,7 @@ from zones.node import handlers as node_handlers
 from zones.node.appkeys import (
     CHILD_CLIENT,
     CHILD_TOKENS,
+    FORWARDER,
     HTTP_SESSION,
     OPENAPI,
     POLLER,
@@ -47,6 +48,7 @@ from zones.router import handlers as router_handlers
 from zones.router import instance_handlers
 from zones.router.child_tokens import ChildTokens
 from zones.router.client import ChildClient
+from zones.router.forwarding import Forwarder
 from zones.router.poller import ChildPoller
 
 ENDPOINT_TABLES: tuple[EndpointTable, ...] = (
@@ -115,6 +117,7 @@ async def http_client_context(app: web.Application) -> AsyncIterator[None]:
         app[TOKEN_ISSUER] = TokenIssuer(app[SIGNING_KEY], settings.url, settings.auth.token_ttl)
         app[CHILD_CLIENT] = ChildClient(session, timeout=settings.router.child_timeout)
         app[CHILD_TOKENS] = ChildTokens(app[CHILD_CLIENT], app[SECRET_BOX])
+        app[FORWARDER] = Forwarder(app[CHILD_CLIENT], app[CHILD_TOKENS])
         yield
 
 

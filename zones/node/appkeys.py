@@ -13,6 +13,7 @@ from zones.node.config import Settings
 from zones.node.database import Sessions
 from zones.router.child_tokens import ChildTokens
 from zones.router.client import ChildClient
+from zones.router.forwarding import Forwarder
 from zones.router.poller import ChildPoller
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -26,4 +27,5 @@ TOKEN_VERIFIER = web.AppKey("token_verifier", TokenVerifier)
 CHILD_CLIENT = web.AppKey("child_client", ChildClient)
 CHILD_TOKENS = web.AppKey("child_tokens", ChildTokens)
 POLLER = web.AppKey("poller", ChildPoller)
+FORWARDER = web.AppKey("forwarder", Forwarder)
 OPENAPI = web.AppKey[dict[str, Any]]("openapi")

@@ -3,7 +3,7 @@
 from zones.auth.models import User
 from zones.capabilities.models import Host, HostResource
 from zones.node.identity import ZoneIdentity
-from zones.router.instance_models import Instance
+from zones.router.instance_models import Instance, InstanceMapping
 from zones.router.models import ChildCapability, ChildFree, ChildZone
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "Host",
     "HostResource",
     "Instance",
+    "InstanceMapping",
     "User",
     "ZoneIdentity",
 ]

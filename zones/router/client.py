@@ -102,6 +102,36 @@ class ChildClient:
             raise ChildError(f"child at {api_url} answered /zones/info in another shape") from exc
         return info
 
+    async def forward(
+        self,
+        api_url: str,
+        method: str,
+        path: str,
+        *,
+        caller_token: str,
+        headers: dict[str, str],
+        request_id: str,
+        payload: dict[str, Any] | None = None,
+    ) -> tuple[int, Any]:
+        """Pass a caller's request to a child; its status and decoded body, errors included."""
+        answer = await self._call(
+            method,
+            f"{api_url}{path}",
+            token=caller_token,
+            payload=payload,
+            headers=headers,
+            request_id=request_id,
+            refuse_errors=False,
+        )
+        if not answer.text:
+            return answer.status, None
+        try:
+            return answer.status, json.loads(answer.text)
+        except (ValueError, RecursionError) as exc:
+            raise ChildError(
+                f"{method} {api_url}{path} answered something that is not JSON"
+            ) from exc
+
     async def _call(
         self,
         method: str,
@@ -112,6 +142,7 @@ class ChildClient:
         headers: dict[str, str] | None = None,
         request_id: str,
         timeout: float | None = None,
+        refuse_errors: bool = True,
     ) -> _Answer:
         sent = {**(headers or {}), REQUEST_ID_HEADER: request_id}
         if token:
@@ -131,7 +162,7 @@ class ChildClient:
             answer = _Answer(status, raw.decode("utf-8"))
         except UnicodeDecodeError as exc:
             raise ChildError(f"{method} {url} answered text that is not UTF-8") from exc
-        if answer.status >= 400:
+        if answer.status >= 400 and refuse_errors:
             raise ChildRefused(
                 f"{method} {url} answered {answer.status}: {_problem_detail(answer.text)}",
                 child_status=answer.status,

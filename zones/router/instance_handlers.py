@@ -17,20 +17,19 @@ from sqlalchemy.exc import IntegrityError
 from zones.auth.roles import Identity, Role
 from zones.capabilities.matching import parse_requirements, parse_resources
 from zones.errors import BadRequest
-from zones.node.appkeys import SESSIONS, SETTINGS
-from zones.node.database import utcnow
+from zones.node.appkeys import FORWARDER, SESSIONS, SETTINGS, TOKEN_VERIFIER, ZONE_UUID
 from zones.node.endpoints import Call, EndpointTable, json_response
 from zones.node.fields import UUID_PATTERN
-from zones.router import instances
+from zones.router import instances, listing, lookup, routing
+from zones.router.forwarding import check_service_token, is_forwarded_create, visited_path
 from zones.router.instance_models import Instance as InstanceRow
 from zones.router.instance_schemas import (
-    Fault,
     Instance,
     InstanceCreateEnvelope,
     InstanceEnvelope,
     Instances,
 )
-from zones.router.placement import place_on_own_hosts
+from zones.router.routing import NewInstance, Route
 
 endpoints = EndpointTable("instances")
 USERS = [Role.MEMBER, Role.ADMIN]
@@ -39,23 +38,8 @@ LIST_PARAMETERS = {
     "limit": "page size, 1 to 1000 [100]",
     "marker": "the id of the last instance of the previous page",
     "all_clients": "true: every client's instances (admins only)",
+    "after": "parents' form of the marker: <created_at>,<id>",
 }
-
-
-def instance_view(row: InstanceRow) -> Instance:
-    return Instance(
-        id=row.id,
-        name=row.name,
-        client=row.client,
-        status=row.status,
-        zone=row.zone,
-        host=row.host,
-        path=row.path,
-        requirements=row.requirements,
-        resources=row.resources,
-        created_at=row.created_at,
-        fault=Fault(message=row.fault) if row.fault else None,
-    )
 
 
 def visible_client(caller: Identity, all_clients: bool = False) -> str | None:
@@ -73,10 +57,32 @@ def checked_body(call: Call[InstanceCreateEnvelope]) -> tuple[Any, dict[str, flo
         raise BadRequest(f"instance.{exc}") from exc
 
 
+def route_of(call: Call[Any]) -> Route:
+    """This request's way through the tree; 508 when it has been here before."""
+    return Route(
+        request=call.request,
+        request_id=call.request_id,
+        visited=visited_path(call.request, call.app[ZONE_UUID]),
+        settings=call.app[SETTINGS],
+        sessions=call.app[SESSIONS],
+        forwarder=call.app[FORWARDER],
+    )
+
+
+async def checked_route(call: Call[Any]) -> Route:
+    route = route_of(call)
+    await check_service_token(call.request, call.app[TOKEN_VERIFIER])
+    return route
+
+
+def answer_instance(instance: dict[str, Any], status: int = 200) -> web.StreamResponse:
+    return json_response(InstanceEnvelope(instance=Instance.model_validate(instance)), status)
+
+
 @endpoints.route(
     "POST",
     "/instances",
-    summary="Create an instance: placed on a host that fits, or kept with a fault",
+    summary="Create an instance: placed on a host that fits anywhere below, or kept with a fault",
     roles=USERS,
     body=InstanceCreateEnvelope,
     response=InstanceEnvelope,
@@ -84,100 +90,79 @@ def checked_body(call: Call[InstanceCreateEnvelope]) -> tuple[Any, dict[str, flo
 )
 async def create_instance(call: Call[InstanceCreateEnvelope]) -> web.StreamResponse:
     conditions, resources = checked_body(call)
-    body, caller, settings = call.body.instance, call.caller, call.app[SETTINGS]
-    instance_id = body.id or str(uuid.uuid4())
-    fingerprint = instances.request_hash(body.name, body.requirements, body.resources)
+    route = await checked_route(call)
+    body = call.body.instance
+    new = NewInstance(
+        id=body.id or str(uuid.uuid4()),
+        name=body.name,
+        client=call.caller.client,
+        requirements=body.requirements,
+        resources=resources,
+        conditions=conditions,
+        fingerprint=instances.request_hash(body.name, body.requirements, resources),
+    )
     try:
-        async with call.app[SESSIONS].begin() as session:
-            existing = await session.get(InstanceRow, instance_id)
-            if existing is not None:
-                row = instances.same_request(existing, caller.client, fingerprint)
-            else:
-                placed = await place_on_own_hosts(
-                    session, conditions, resources, settings.zone.capabilities
-                )
-                row = InstanceRow(
-                    id=instance_id,
-                    name=body.name,
-                    client=caller.client,
-                    status="ACTIVE" if placed.host else "ERROR",
-                    zone=settings.zone.name,
-                    host=placed.host,
-                    path=[settings.zone.name],
-                    requirements=body.requirements,
-                    resources=resources,
-                    fault=placed.fault,
-                    request_hash=fingerprint,
-                    created_at=utcnow(),
-                )
-                session.add(row)
+        instance = await routing.create(route, new, is_forwarded_create(call.request))
     except IntegrityError:
-        # A concurrent retry with the same id won the insert: answer what it made.
+        # A concurrent retry with the same id won the insert here: answer what it made.
         async with call.app[SESSIONS].begin() as session:
-            existing = await session.get(InstanceRow, instance_id)
+            existing = await session.get(InstanceRow, new.id)
             if existing is None:
                 raise
-            row = instances.same_request(existing, caller.client, fingerprint)
-    return json_response(InstanceEnvelope(instance=instance_view(row)), status=201)
+            instance = routing.local_view(
+                instances.same_request(existing, new.client, new.fingerprint)
+            )
+    return answer_instance(instance, status=201)
 
 
 @endpoints.route(
     "GET",
     "/instances",
-    summary="The caller's client's instances, in creation order, a page at a time",
+    summary="The caller's client's instances in this subtree, in creation order, by pages",
     roles=USERS,
     response=Instances,
     query=LIST_PARAMETERS,
 )
 async def list_instances(call: Call[None]) -> web.StreamResponse:
+    route = await checked_route(call)
     query = call.request.query
     all_clients = query.get("all_clients", "false")
     if all_clients not in ("true", "false"):
         raise BadRequest(f"all_clients: must be true or false, got {all_clients[:50]!r}")
     client = visible_client(call.caller, all_clients == "true")
     limit = instances.page_limit(query.get("limit"))
-    async with call.app[SESSIONS].begin() as session:
-        marker = query.get("marker")
-        after = None if marker is None else await instances.marker_position(session, marker, client)
-        rows = await instances.page(session, client, after, limit + 1)
-    more = len(rows) > limit
-    shown = rows[:limit]
-    answer = Instances(
-        instances=[instance_view(row) for row in shown],
-        next_marker=shown[-1].id if more else None,
-        unreachable_zones=[],
-    )
-    return json_response(answer)
+    after = listing.parse_after(query.get("after"))
+    if query.get("marker") is not None:
+        async with call.app[SESSIONS].begin() as session:
+            after = await listing.resolve_marker(session, query["marker"], client)
+    page = await listing.list_page(route, client, after, limit, client is None)
+    return json_response(Instances.model_validate(page))
 
 
 @endpoints.route(
     "GET",
     f"/instances/{INSTANCE_ID}",
-    summary="One instance",
+    summary="One instance, wherever in this subtree it lives",
     roles=USERS,
     response=InstanceEnvelope,
 )
 async def show_instance(call: Call[None]) -> web.StreamResponse:
     instance_id = call.path_name("id", UUID_PATTERN)
-    async with call.app[SESSIONS].begin() as session:
-        row = await instances.find_visible(session, instance_id, visible_client(call.caller, True))
-    if row is None:
-        raise instances.not_found(instance_id)
-    return json_response(InstanceEnvelope(instance=instance_view(row)))
+    route = await checked_route(call)
+    return answer_instance(
+        await lookup.find(route, instance_id, visible_client(call.caller, all_clients=True))
+    )
 
 
 @endpoints.route(
     "DELETE",
     f"/instances/{INSTANCE_ID}",
-    summary="Delete an instance and free what it held",
+    summary="Delete an instance wherever it lives, and free what it held",
     roles=USERS,
     status=204,
 )
 async def delete_instance(call: Call[None]) -> web.StreamResponse:
     instance_id = call.path_name("id", UUID_PATTERN)
-    async with call.app[SESSIONS].begin() as session:
-        row = await instances.find_visible(session, instance_id, visible_client(call.caller, True))
-        if row is None:
-            raise instances.not_found(instance_id)
-        await instances.remove(session, row)
+    route = await checked_route(call)
+    await lookup.delete(route, instance_id, visible_client(call.caller, all_clients=True))
     return web.Response(status=204)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Index, String
+from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from zones.node.database import Base, UtcDateTime
@@ -29,4 +29,28 @@ class Instance(Base):
     fault: Mapped[str | None] = mapped_column(String(1024))
     # What the create asked for, hashed: a retry with the same id must ask the same.
     request_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class InstanceMapping(Base):
+    """Where an instance below this zone lives: which child leads to it.
+
+    `snapshot` is the instance as the child last answered, so that a list can
+    still show it (as UNKNOWN) while that child is down. A PENDING mapping
+    records a create whose answer never came: a retry with the same id goes
+    straight back to that child rather than placing a second copy elsewhere.
+    """
+
+    __tablename__ = "instance_mappings"
+    __table_args__ = (
+        Index("ix_instance_mappings_client_order", "client", "created_at", "instance_id"),
+    )
+
+    instance_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    child_id: Mapped[int] = mapped_column(
+        ForeignKey("child_zones.id", ondelete="CASCADE"), index=True
+    )
+    client: Mapped[str] = mapped_column(String(63))
+    state: Mapped[str] = mapped_column(String(16))
+    snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())

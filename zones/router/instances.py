@@ -73,15 +73,6 @@ async def page(
     return list(await session.scalars(query))
 
 
-async def marker_position(
-    session: AsyncSession, marker: str, client: str | None
-) -> tuple[datetime, str]:
-    instance = await find_visible(session, marker, client)
-    if instance is None:
-        raise BadRequest(f"marker: {marker!r} is not an instance this caller can see")
-    return instance.created_at, instance.id
-
-
 def page_limit(raw: str | None) -> int:
     if raw is None:
         return 100

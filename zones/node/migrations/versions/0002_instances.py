@@ -33,8 +33,30 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(), nullable=False),
     )
     op.create_index("ix_instances_client_order", "instances", ["client", "created_at", "id"])
+    op.create_table(
+        "instance_mappings",
+        sa.Column("instance_id", sa.String(36), primary_key=True),
+        sa.Column(
+            "child_id",
+            sa.Integer(),
+            sa.ForeignKey("child_zones.id", ondelete="CASCADE"),
+            nullable=False,
+            index=True,
+        ),
+        sa.Column("client", sa.String(63), nullable=False),
+        sa.Column("state", sa.String(16), nullable=False),
+        sa.Column("snapshot", sa.JSON(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+    )
+    op.create_index(
+        "ix_instance_mappings_client_order",
+        "instance_mappings",
+        ["client", "created_at", "instance_id"],
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_instance_mappings_client_order", "instance_mappings")
+    op.drop_table("instance_mappings")
     op.drop_index("ix_instances_client_order", "instances")
     op.drop_table("instances")

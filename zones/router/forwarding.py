@@ -1,0 +1,134 @@
+"""Forwarding a caller's request to a child, and the headers that travel with it.
+
+    Authorization: Bearer <caller token>    the child authorizes on the caller
+    X-Zones-Service-Token: <parent token>   this zone's own service account at the child
+    X-Zones-Path: uuid,uuid,...             every zone the request has visited
+    X-Zones-Placement: forwarded            on creates: "nothing fits" is an answer, not a fault
+    X-Request-Id                            the same id all the way down
+
+A zone that finds itself in X-Zones-Path, or a path already MAX_HOPS long,
+answers 508: a misconfigured deployment cannot make a request loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
+from tenacity.wait import wait_random_exponential
+
+from zones.auth.tokens import TokenVerifier, token_from_headers
+from zones.errors import ChildUnreachable, LoopDetected, Unauthorized
+from zones.router.child_tokens import ChildCredentials, ChildTokens
+from zones.router.client import ChildClient
+from zones.router.models import ChildZone
+
+SERVICE_TOKEN_HEADER = "X-Zones-Service-Token"
+PATH_HEADER = "X-Zones-Path"
+PLACEMENT_HEADER = "X-Zones-Placement"
+MAX_HOPS = 16
+CONNECT_ATTEMPTS = 3
+
+
+def visited_path(request: web.Request, own_uuid: str) -> list[str]:
+    """The zones this request has visited, this one added; 508 when it comes back here."""
+    raw = request.headers.get(PATH_HEADER, "")
+    visited = [part for part in raw.split(",") if part][: MAX_HOPS + 1]
+    if own_uuid in visited:
+        raise LoopDetected("this request has already visited this zone: the zones form a loop")
+    if len(visited) >= MAX_HOPS:
+        raise LoopDetected(f"this request has crossed {MAX_HOPS} zones; refusing to go deeper")
+    return [*visited, own_uuid]
+
+
+def is_forwarded_create(request: web.Request) -> bool:
+    return request.headers.get(PLACEMENT_HEADER) == "forwarded"
+
+
+async def check_service_token(request: web.Request, verifier: TokenVerifier) -> None:
+    """A parent's service token, when sent, must be good and must be a service's."""
+    token = request.headers.get(SERVICE_TOKEN_HEADER)
+    if token is None:
+        return
+    try:
+        identity = await verifier.verify(token)
+    except Unauthorized as exc:
+        raise Unauthorized(f"{SERVICE_TOKEN_HEADER}: {exc.detail}") from exc
+    if identity.roles.isdisjoint({"service", "admin"}):
+        raise Unauthorized(f"{SERVICE_TOKEN_HEADER}: not a service account's token")
+
+
+def caller_token(request: web.Request) -> str:
+    token = token_from_headers(request.headers)
+    if token is None:
+        raise Unauthorized("credentials required: send Authorization: Bearer <token>")
+    return token
+
+
+@dataclass(frozen=True)
+class ChildAnswer:
+    status: int
+    body: Any
+
+
+class Forwarder:
+    """Sends callers' requests to children with the headers above, retrying lost connections.
+
+    Retrying is safe only because every forwarded create carries its instance id.
+    """
+
+    def __init__(self, client: ChildClient, tokens: ChildTokens) -> None:
+        self._client = client
+        self._tokens = tokens
+
+    async def send(
+        self,
+        child: ChildZone,
+        method: str,
+        path: str,
+        *,
+        request: web.Request,
+        request_id: str,
+        visited: list[str],
+        payload: dict[str, Any] | None = None,
+        placement: bool = False,
+    ) -> ChildAnswer:
+        credentials = ChildCredentials(
+            child.id, child.api_url, child.username, child.password_encrypted
+        )
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(ChildUnreachable),
+            stop=stop_after_attempt(CONNECT_ATTEMPTS),
+            wait=wait_random_exponential(multiplier=0.05, max=0.5),
+            reraise=True,
+        )
+        caller = caller_token(request)
+
+        async def once() -> ChildAnswer:
+            service = await self._tokens.token_for(credentials, request_id)
+            headers = {SERVICE_TOKEN_HEADER: service, PATH_HEADER: ",".join(visited)}
+            if placement:
+                headers[PLACEMENT_HEADER] = "forwarded"
+            status, body = await self._client.forward(
+                child.api_url,
+                method,
+                path,
+                caller_token=caller,
+                headers=headers,
+                request_id=request_id,
+                payload=payload,
+            )
+            if status == 401 and _service_token_refused(body):
+                self._tokens.forget(child.id)
+            return ChildAnswer(status, body)
+
+        answer: ChildAnswer = await retrying(once)
+        if answer.status == 401 and _service_token_refused(answer.body):
+            answer = await once()  # with a fresh service token
+        return answer
+
+
+def _service_token_refused(body: Any) -> bool:
+    return isinstance(body, dict) and SERVICE_TOKEN_HEADER in str(body.get("detail", ""))

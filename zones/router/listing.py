@@ -1,0 +1,133 @@
+"""Lists through the tree: a page of the subtree's instances, merged in (created_at, id) order.
+
+Only the children that hold instances of the client (the mappings know) are
+asked, each for at most one page after the marker, concurrently and within
+`child_timeout`; so a page costs what its size costs, not what the tree holds.
+A child that is offline or does not answer in time is named in
+`unreachable_zones`, and what the mappings place there is listed as UNKNOWN.
+The marker is resolved here, from this zone's own rows and mappings, so it
+pages correctly even when it belongs to a zone that is down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from sqlalchemy import and_, or_, select
+
+from zones.errors import BadRequest, ChildError, ChildTimeout
+from zones.node.database import AsyncSession
+from zones.router import instances
+from zones.router.instance_models import InstanceMapping
+from zones.router.models import ChildZone
+from zones.router.routing import Route, local_view, through, unknown
+
+Position = tuple[datetime, str]
+
+
+def order_key(instance: dict[str, Any]) -> tuple[str, str]:
+    created = datetime.fromisoformat(str(instance["created_at"]).replace("Z", "+00:00"))
+    return created.isoformat(), str(instance["id"])
+
+
+def parse_after(raw: str | None) -> Position | None:
+    """The internal `after` parameter parents send: `<created_at>,<id>`."""
+    if raw is None:
+        return None
+    created, _, instance_id = raw.partition(",")
+    try:
+        return datetime.fromisoformat(created), instance_id
+    except ValueError as exc:
+        raise BadRequest(f"after: {raw[:80]!r} is not <created_at>,<id>") from exc
+
+
+async def resolve_marker(session: AsyncSession, marker: str, client: str | None) -> Position:
+    row = await instances.find_visible(session, marker, client)
+    if row is not None:
+        return row.created_at, row.id
+    mapping = await session.get(InstanceMapping, marker)
+    if mapping is not None and (client is None or mapping.client == client):
+        return mapping.created_at, mapping.instance_id
+    raise BadRequest(f"marker: {marker!r} is not an instance this caller can see")
+
+
+async def list_page(
+    route: Route, client: str | None, after: Position | None, limit: int, all_clients: bool
+) -> dict[str, Any]:
+    async with route.sessions.begin() as session:
+        own = [local_view(row) for row in await instances.page(session, client, after, limit + 1)]
+        children = await children_holding(session, client)
+    pages = await asyncio.gather(
+        *(child_page(route, child, client, after, limit, all_clients) for child in children)
+    )
+    merged = sorted(own + [item for items, _, _ in pages for item in items], key=order_key)
+    more = len(merged) > limit or any(child_has_more for _, child_has_more, _ in pages)
+    shown = merged[:limit]
+    unreachable = sorted(name for _, _, name in pages if name)
+    return {
+        "instances": shown,
+        "next_marker": shown[-1]["id"] if more and shown else None,
+        "unreachable_zones": unreachable,
+    }
+
+
+async def children_holding(session: AsyncSession, client: str | None) -> list[ChildZone]:
+    holding = select(InstanceMapping.child_id).where(InstanceMapping.state == "ACTIVE")
+    if client is not None:
+        holding = holding.where(InstanceMapping.client == client)
+    query = select(ChildZone).where(ChildZone.id.in_(holding.distinct())).order_by(ChildZone.id)
+    return list(await session.scalars(query))
+
+
+async def child_page(
+    route: Route,
+    child: ChildZone,
+    client: str | None,
+    after: Position | None,
+    limit: int,
+    all_clients: bool,
+) -> tuple[list[dict[str, Any]], bool, str | None]:
+    """(items, whether it has more, its name when it could not be reached)."""
+    if child.is_healthy:
+        parameters = {"limit": str(limit), "all_clients": "true" if all_clients else "false"}
+        if after is not None:
+            parameters["after"] = f"{after[0].isoformat()},{after[1]}"
+        try:
+            answer = await route.send(child, "GET", f"/instances?{urlencode(parameters)}")
+            body = answer.body if isinstance(answer.body, dict) else {}
+            if answer.status == 200 and isinstance(body.get("instances"), list):
+                items = [through(route, item) for item in body["instances"]]
+                return items, body.get("next_marker") is not None, None
+        except (ChildError, ChildTimeout):
+            pass
+    return await unknown_page(route, child, client, after, limit), False, child.name
+
+
+async def unknown_page(
+    route: Route, child: ChildZone, client: str | None, after: Position | None, limit: int
+) -> list[dict[str, Any]]:
+    """What the mappings say lives below an unreachable child, as UNKNOWN."""
+    query = (
+        select(InstanceMapping)
+        .where(InstanceMapping.child_id == child.id, InstanceMapping.state == "ACTIVE")
+        .order_by(InstanceMapping.created_at, InstanceMapping.instance_id)
+        .limit(limit + 1)
+    )
+    if client is not None:
+        query = query.where(InstanceMapping.client == client)
+    if after is not None:
+        created_at, instance_id = after
+        query = query.where(
+            or_(
+                InstanceMapping.created_at > created_at,
+                and_(
+                    InstanceMapping.created_at == created_at,
+                    InstanceMapping.instance_id > instance_id,
+                ),
+            )
+        )
+    async with route.sessions.begin() as session:
+        return [unknown(mapping) for mapping in await session.scalars(query)]

@@ -1,0 +1,96 @@
+"""One instance through the tree: follow the mapping down, or ask the children once and repair it.
+
+A mapping that leads to a child that no longer has the instance is removed. A
+child that cannot be reached still lets the instance be shown, from the last
+answer this zone kept, with status UNKNOWN.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from sqlalchemy import select
+
+from zones.errors import ChildError, ChildTimeout
+from zones.router import instances
+from zones.router.instance_models import InstanceMapping
+from zones.router.models import ChildZone
+from zones.router.routing import Route, forget_mapping, local_view, record_mapping, through, unknown
+
+
+async def find(route: Route, instance_id: str, client: str | None) -> dict[str, Any]:
+    """The instance wherever it lives below, if the caller may see it; else NotFound."""
+    async with route.sessions.begin() as session:
+        row = await instances.find_visible(session, instance_id, client)
+        if row is not None:
+            return local_view(row)
+        mapping, child = await mapped_child(session, instance_id, client)
+    if child is not None and mapping is not None:
+        try:
+            answer = await route.send(child, "GET", f"/instances/{instance_id}")
+        except (ChildError, ChildTimeout):
+            return unknown(mapping)
+        if answer.status == 200:
+            return through(route, answer.body["instance"])
+        if answer.status == 404:
+            await forget_mapping(route, instance_id)
+        raise instances.not_found(instance_id)
+    return await search_children(route, instance_id, client)
+
+
+async def mapped_child(
+    session: Any, instance_id: str, client: str | None
+) -> tuple[InstanceMapping | None, ChildZone | None]:
+    mapping = await session.get(InstanceMapping, instance_id)
+    if mapping is None or mapping.state != "ACTIVE":
+        return None, None
+    if client is not None and mapping.client != client:
+        return None, None
+    return mapping, await session.get(ChildZone, mapping.child_id)
+
+
+async def search_children(route: Route, instance_id: str, client: str | None) -> dict[str, Any]:
+    """No mapping here: ask every healthy child once, and remember where it was found."""
+    async with route.sessions.begin() as session:
+        children = list(await session.scalars(select(ChildZone).where(ChildZone.is_healthy)))
+
+    async def ask(child: ChildZone) -> tuple[ChildZone, dict[str, Any]] | None:
+        try:
+            answer = await route.send(child, "GET", f"/instances/{instance_id}")
+        except (ChildError, ChildTimeout):
+            return None
+        if answer.status == 200 and isinstance(answer.body, dict):
+            return child, answer.body["instance"]
+        return None
+
+    for found in await asyncio.gather(*(ask(child) for child in children)):
+        if found is not None:
+            child, instance = found
+            shown = through(route, instance)
+            await record_mapping(route, child.id, instance["client"], "ACTIVE", shown)
+            return shown
+    raise instances.not_found(instance_id)
+
+
+async def delete(route: Route, instance_id: str, client: str | None) -> None:
+    async with route.sessions.begin() as session:
+        row = await instances.find_visible(session, instance_id, client)
+        if row is not None:
+            await instances.remove(session, row)
+            return
+        mapping, child = await mapped_child(session, instance_id, client)
+    if child is None:
+        await find(route, instance_id, client)  # asks the children; repairs the mapping
+        async with route.sessions.begin() as session:
+            mapping, child = await mapped_child(session, instance_id, client)
+        if child is None:
+            raise instances.not_found(instance_id)
+    answer = await route.send(child, "DELETE", f"/instances/{instance_id}")
+    if answer.status in (204, 404):
+        await forget_mapping(route, instance_id)
+    if answer.status == 404:
+        raise instances.not_found(instance_id)
+    if answer.status != 204:
+        detail = answer.body.get("detail") if isinstance(answer.body, dict) else None
+        raise ChildError(f"{child.name} answered {answer.status}: {detail}")

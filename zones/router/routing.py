@@ -1,0 +1,238 @@
+"""Instances through the tree: create, find, delete and list across this zone's subtree.
+
+A create is placed on this zone's own hosts when one fits; otherwise it goes
+to the healthy children whose aggregates may fit it, best first (higher
+`weight_offset`, then more free room), and the next is tried when one says
+nothing fits or fails. Every zone on the way records which child leads to the
+instance, so reads and deletes go straight down. What fits nowhere is kept,
+with a fault, by the zone that took the request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select
+
+from zones.capabilities.aggregate import aggregate_from_json, free_from_json
+from zones.capabilities.matching import (
+    Condition,
+    aggregate_may_satisfy,
+    may_fit_zone,
+    split_static,
+)
+from zones.errors import ChildError, ChildTimeout, Conflict, LoopDetected, NothingFits
+from zones.node.config import Settings
+from zones.node.database import AsyncSession, Sessions, upsert, utcnow
+from zones.router import instances
+from zones.router.forwarding import Forwarder
+from zones.router.instance_models import Instance as InstanceRow
+from zones.router.instance_models import InstanceMapping
+from zones.router.models import ChildZone
+from zones.router.placement import place_on_own_hosts
+
+
+@dataclass(frozen=True)
+class NewInstance:
+    id: str
+    name: str
+    client: str
+    requirements: dict[str, Any]
+    resources: dict[str, float]
+    conditions: list[Condition]
+    fingerprint: str
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "instance": {
+                "id": self.id,
+                "name": self.name,
+                "requirements": self.requirements,
+                "resources": self.resources,
+            }
+        }
+
+
+@dataclass(frozen=True)
+class Route:
+    """One request's way through this zone: who asks, where it has been, what to call."""
+
+    request: web.Request
+    request_id: str
+    visited: list[str]
+    settings: Settings
+    sessions: Sessions
+    forwarder: Forwarder
+
+    @property
+    def name(self) -> str:
+        return self.settings.zone.name
+
+    async def send(self, child: ChildZone, method: str, path: str, **options: Any) -> Any:
+        return await self.forwarder.send(
+            child,
+            method,
+            path,
+            request=self.request,
+            request_id=self.request_id,
+            visited=self.visited,
+            **options,
+        )
+
+
+def local_view(row: InstanceRow) -> dict[str, Any]:
+    shown: dict[str, Any] = {
+        "id": row.id,
+        "name": row.name,
+        "client": row.client,
+        "status": row.status,
+        "zone": row.zone,
+        "host": row.host,
+        "path": row.path,
+        "requirements": row.requirements,
+        "resources": row.resources,
+        "created_at": row.created_at.isoformat().replace("+00:00", "Z"),
+    }
+    if row.fault:
+        shown["fault"] = {"message": row.fault}
+    return shown
+
+
+def through(route: Route, instance: dict[str, Any]) -> dict[str, Any]:
+    """An instance a child answered, as this zone shows it: its own name first on the path."""
+    return {**instance, "path": [route.name, *instance.get("path", [])]}
+
+
+def unknown(mapping: InstanceMapping) -> dict[str, Any]:
+    return {**mapping.snapshot, "status": "UNKNOWN"}
+
+
+# ---------------------------------------------------------------- create
+
+
+async def create(route: Route, new: NewInstance, forwarded: bool) -> dict[str, Any]:
+    async with route.sessions.begin() as session:
+        existing = await session.get(InstanceRow, new.id)
+        if existing is not None:
+            return local_view(instances.same_request(existing, new.client, new.fingerprint))
+        mapping = await session.get(InstanceMapping, new.id)
+        if mapping is None:
+            placed = await place_on_own_hosts(
+                session, new.conditions, new.resources, route.settings.zone.capabilities
+            )
+            if placed.host is not None:
+                return local_view(store_local(session, route, new, placed.host, None))
+            reasons = [f"{route.name}: {placed.fault}"]
+            candidates = await candidate_children(session, route, new)
+        else:  # a retry of a create that went to this child before
+            reasons = []
+            candidates = [
+                child for child in [await session.get(ChildZone, mapping.child_id)] if child
+            ]
+    for child in candidates:
+        placed_below = await try_child(route, child, new, reasons)
+        if placed_below is not None:
+            return placed_below
+    await forget_mapping(route, new.id)
+    if forwarded:
+        raise NothingFits("; ".join(reasons) or f"{route.name}: nothing fits")
+    async with route.sessions.begin() as session:
+        return local_view(store_local(session, route, new, None, "; ".join(reasons)))
+
+
+def store_local(
+    session: AsyncSession, route: Route, new: NewInstance, host: str | None, fault: str | None
+) -> InstanceRow:
+    row = InstanceRow(
+        id=new.id,
+        name=new.name,
+        client=new.client,
+        status="ACTIVE" if host else "ERROR",
+        zone=route.name,
+        host=host,
+        path=[route.name],
+        requirements=new.requirements,
+        resources=new.resources,
+        fault=fault[:1024] if fault else None,
+        request_hash=new.fingerprint,
+        created_at=utcnow(),
+    )
+    session.add(row)
+    return row
+
+
+async def candidate_children(
+    session: AsyncSession, route: Route, new: NewInstance
+) -> list[ChildZone]:
+    """Healthy children that may place the instance, best first."""
+    remaining = split_static(new.conditions, route.settings.zone.capabilities)
+    if remaining is None:
+        return []
+    healthy = await session.scalars(select(ChildZone).where(ChildZone.is_healthy))
+    ranked = []
+    for child in healthy:
+        if child.last_info is None:
+            continue
+        capabilities = aggregate_from_json(child.last_info["capabilities"])
+        free = free_from_json(child.last_info["free"])
+        if aggregate_may_satisfy(remaining, capabilities) and may_fit_zone(new.resources, free):
+            room = sum(free[key].sum for key in new.resources if key in free)
+            ranked.append((-child.weight_offset, -room, child.id, child))
+    return [child for *_, child in sorted(ranked, key=lambda entry: entry[:3])]
+
+
+async def try_child(
+    route: Route, child: ChildZone, new: NewInstance, reasons: list[str]
+) -> dict[str, Any] | None:
+    """The instance as placed below `child`, or None (with the reason noted) to try the next."""
+    try:
+        answer = await route.send(child, "POST", "/instances", payload=new.body(), placement=True)
+    except ChildTimeout as exc:
+        await record_mapping(route, child.id, new.client, "PENDING", new.body()["instance"])
+        raise ChildTimeout(
+            f"{child.name} did not answer in time; retry with the same id ({new.id}): "
+            "it will not be placed twice"
+        ) from exc
+    except ChildError as exc:
+        reasons.append(f"{child.name}: {exc.detail}")
+        return None
+    body = answer.body if isinstance(answer.body, dict) else {}
+    if answer.status == 201 and isinstance(body.get("instance"), dict):
+        instance = through(route, body["instance"])
+        await record_mapping(route, child.id, new.client, "ACTIVE", instance)
+        return instance
+    detail = str(body.get("detail", ""))[:300]
+    if answer.status == 409 and body.get("reason") != "nothing-fits":
+        raise Conflict(detail)
+    if answer.status == 508:
+        raise LoopDetected(detail)
+    reasons.append(f"{child.name}: {detail or f'answered {answer.status}'}")
+    return None
+
+
+async def record_mapping(
+    route: Route, child_id: int, client: str, state: str, snapshot: dict[str, Any]
+) -> None:
+    created = snapshot.get("created_at")
+    created_at = datetime.fromisoformat(created) if isinstance(created, str) else utcnow()
+    values = {
+        "instance_id": snapshot["id"],
+        "child_id": child_id,
+        "client": client,
+        "state": state,
+        "snapshot": snapshot,
+        "created_at": created_at,
+    }
+    async with route.sessions.begin() as session:
+        # One statement: concurrent retries of one create all record the same mapping.
+        await upsert(session, InstanceMapping, values, keys=["instance_id"])
+
+
+async def forget_mapping(route: Route, instance_id: str) -> None:
+    async with route.sessions.begin() as session:
+        mapping = await session.get(InstanceMapping, instance_id)
+        if mapping is not None:
+            await session.delete(mapping)
