@@ -7,7 +7,8 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy.orm import InstrumentedAttribute
 
 from zones.capabilities.hosts import release
 from zones.errors import BadRequest, Conflict, NotFound
@@ -63,14 +64,20 @@ async def page(
     if client is not None:
         query = query.where(Instance.client == client)
     if after is not None:
-        created_at, instance_id = after
-        query = query.where(
-            or_(
-                Instance.created_at > created_at,
-                and_(Instance.created_at == created_at, Instance.id > instance_id),
-            )
-        )
+        query = query.where(after_position(Instance.created_at, Instance.id, after))
     return list(await session.scalars(query))
+
+
+def after_position(
+    created_column: InstrumentedAttribute[datetime],
+    id_column: InstrumentedAttribute[str],
+    after: tuple[datetime, str],
+) -> ColumnElement[bool]:
+    """Rows strictly after `after` in (created_at, id) order: the paging condition."""
+    created_at, instance_id = after
+    return or_(
+        created_column > created_at, and_(created_column == created_at, id_column > instance_id)
+    )
 
 
 def page_limit(raw: str | None) -> int:

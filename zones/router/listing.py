@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 
 from zones.errors import BadRequest, ChildError, ChildTimeout
 from zones.node.database import AsyncSession
@@ -119,15 +119,8 @@ async def unknown_page(
     if client is not None:
         query = query.where(InstanceMapping.client == client)
     if after is not None:
-        created_at, instance_id = after
         query = query.where(
-            or_(
-                InstanceMapping.created_at > created_at,
-                and_(
-                    InstanceMapping.created_at == created_at,
-                    InstanceMapping.instance_id > instance_id,
-                ),
-            )
+            instances.after_position(InstanceMapping.created_at, InstanceMapping.instance_id, after)
         )
     async with route.sessions.begin() as session:
         return [unknown(mapping) for mapping in await session.scalars(query)]
