@@ -71,7 +71,7 @@ async def serve_app() -> AsyncIterator[AppServer]:
     runners: list[web.AppRunner] = []
 
     async def serve(app: web.Application) -> str:
-        runner = web.AppRunner(app)
+        runner = web.AppRunner(app, shutdown_timeout=0.5)
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", 0).start()
         runners.append(runner)

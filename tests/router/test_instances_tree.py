@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import time
 import uuid
 from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 from sqlalchemy import delete
 
 from tests.conftest import ZoneStarter
 from tests.harness import Api
+from tests.router.fake_child import AppServer, serve_app, zone_info_body
 from tests.router.tree import Tree
 from zones.node.appkeys import SESSIONS, ZONE_UUID
 from zones.router.instance_models import InstanceMapping
 
+__all__ = ["serve_app"]  # a fixture, used by name
 MEMBERS = ({"name": "alice", "client": "acme"}, {"name": "bob", "client": "globex"})
 
 
@@ -280,3 +285,83 @@ async def test_a_down_child_is_named_and_its_instances_listed_as_unknown(
     assert shown.body["instance"]["status"] == "UNKNOWN"
     elsewhere = await alice.call("POST", "/instances", json_body=create("n"))
     assert elsewhere.body["instance"]["status"] == "ACTIVE"
+
+
+async def test_one_request_id_is_logged_by_every_zone_it_crosses(
+    http: aiohttp.ClientSession, zones: ZoneStarter, caplog: pytest.LogCaptureFixture
+) -> None:
+    tree = await build(http, zones)
+    alice = await member(tree, "alice")
+    caplog.set_level(logging.INFO, logger="zones.access")
+    made = await alice.call(
+        "POST",
+        "/instances",
+        json_body=create("traced", requirements={"gpu_count": {"ge": 1}}),
+        headers={"X-Request-Id": "trace-create-1"},
+    )
+    assert made.body["instance"]["path"] == ["root", "dc-linux", "huddle"]
+    lines = [json.loads(record.getMessage()) for record in caplog.records]
+    crossed = [line["zone"] for line in lines if line["request_id"] == "trace-create-1"]
+    assert sorted(set(crossed)) == ["dc-linux", "huddle", "root"]
+
+
+def hanging_child(instance: dict[str, Any]) -> web.Application:
+    """A zone-like server that placed one instance, then stops answering lists."""
+    info = zone_info_body(
+        name="hangs",
+        capabilities={"os": {"type": "string", "values": ["linux"]}},
+        free={"ram_mb": {"max": 1.0, "sum": 1.0}},
+    )
+
+    async def login(request: web.Request) -> web.Response:
+        return web.json_response(
+            {"token": "t", "expires_at": "2999-01-01T00:00:00+00:00"}, status=201
+        )
+
+    async def zone_info(request: web.Request) -> web.Response:
+        return web.json_response(info)
+
+    async def create_one(request: web.Request) -> web.Response:
+        return web.json_response({"instance": instance}, status=201)
+
+    async def hang(request: web.Request) -> web.Response:
+        await asyncio.sleep(60)
+        return web.json_response({})
+
+    app = web.Application()
+    app.router.add_post("/auth/tokens", login)
+    app.router.add_get("/zones/info", zone_info)
+    app.router.add_post("/instances", create_one)
+    app.router.add_get("/instances", hang)
+    return app
+
+
+async def test_a_child_that_hangs_costs_a_list_no_more_than_child_timeout(
+    http: aiohttp.ClientSession, zones: ZoneStarter, serve_app: AppServer
+) -> None:
+    tree = Tree(http)
+    await tree.start(zones, "root", router={"child_timeout": 1.0})
+    instance = {
+        "id": str(uuid.uuid4()),
+        "name": "h",
+        "client": "admin",
+        "status": "ACTIVE",
+        "zone": "hangs",
+        "host": "x",
+        "path": ["hangs"],
+        "requirements": {},
+        "resources": {},
+        "created_at": "2026-01-01T00:00:00Z",
+    }
+    url = await serve_app(hanging_child(instance))
+    body = {"zone": {"api_url": url, "username": "u", "password": "p"}}
+    assert (await tree.admins["root"].call("POST", "/zones", json_body=body)).status == 201
+    admin = tree.admins["root"]
+    made = await admin.call("POST", "/instances", json_body=create("h"))
+    assert made.body["instance"]["zone"] == "hangs"
+
+    started = time.monotonic()
+    listed = (await admin.call("GET", "/instances")).body
+    assert time.monotonic() - started < 1.0 + 1.5
+    assert listed["unreachable_zones"] == ["hangs"]
+    assert [(i["id"], i["status"]) for i in listed["instances"]] == [(instance["id"], "UNKNOWN")]

@@ -63,7 +63,7 @@ ENDPOINT_TABLES: tuple[EndpointTable, ...] = (
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(
         client_max_size=settings.zone.max_body_bytes,
-        middlewares=[request_id_middleware, problem_middleware],
+        middlewares=[request_id_middleware(settings.zone.name), problem_middleware],
     )
     app[SETTINGS] = settings
     app.cleanup_ctx.append(keys_context)
