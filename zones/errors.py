@@ -14,7 +14,8 @@ imports aiohttp, so the data layer stays free of the web framework.
     │   └── NothingFits        409  a forwarded create this subtree cannot place
     ├── PayloadTooLarge        413
     ├── ChildError             502  a child answered with an error
-    │   ├── ChildUnreachable   502  no connection to the child
+    │   ├── ChildUnreachable   502  no connection to the child (nothing was sent)
+    │   ├── ChildAnswerLost    502  connection lost after sending (the child may have acted)
     │   └── ChildRefused       502  the child said no (carries the child's status)
     ├── ChildTimeout           504  a child did not answer in time
     └── LoopDetected           508
@@ -86,6 +87,10 @@ class ChildError(ZonesError):
 
 class ChildUnreachable(ChildError):
     """The child could not be reached at all (connection refused, DNS, reset)."""
+
+
+class ChildAnswerLost(ChildError):
+    """The connection broke after the request may have reached the child: it may have acted."""
 
 
 class ChildRefused(ChildError):

@@ -7,9 +7,10 @@
 A parent reaches each child only through the child's public HTTP API, with
 one pooled `aiohttp.ClientSession` per node. This module is the one boundary
 where aiohttp's errors and timeouts become ours: `ChildUnreachable` (no
-connection), `ChildTimeout` (no answer in time) and `ChildRefused` (the child
-answered with an error, whose status it carries). Nothing else in the node
-catches aiohttp exceptions.
+connection: nothing was sent), `ChildAnswerLost` (the connection broke after
+the request may have reached the child), `ChildTimeout` (no answer in time)
+and `ChildRefused` (the child answered with an error, whose status it
+carries). Nothing else in the node catches aiohttp exceptions.
 """
 
 from __future__ import annotations
@@ -23,7 +24,13 @@ import aiohttp
 from pydantic import ValidationError
 
 from zones.capabilities.aggregate import aggregate_from_json, free_from_json
-from zones.errors import ChildError, ChildRefused, ChildTimeout, ChildUnreachable
+from zones.errors import (
+    ChildAnswerLost,
+    ChildError,
+    ChildRefused,
+    ChildTimeout,
+    ChildUnreachable,
+)
 from zones.node.request_ids import REQUEST_ID_HEADER
 from zones.router.schemas import ZoneInfo
 
@@ -156,8 +163,11 @@ class ChildClient:
                 status = response.status
         except TimeoutError as exc:
             raise ChildTimeout(f"{method} {url} did not answer in time") from exc
-        except aiohttp.ClientError as exc:
+        except aiohttp.ClientConnectorError as exc:
             raise ChildUnreachable(f"{method} {url} could not be reached: {exc}") from exc
+        except aiohttp.ClientError as exc:
+            # Connected, maybe sent, then lost: the child may have acted on it.
+            raise ChildAnswerLost(f"{method} {url} lost its connection: {exc}") from exc
         try:
             answer = _Answer(status, raw.decode("utf-8"))
         except UnicodeDecodeError as exc:

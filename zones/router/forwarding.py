@@ -20,7 +20,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 from tenacity.wait import wait_random_exponential
 
 from zones.auth.tokens import TokenVerifier, token_from_headers
-from zones.errors import ChildUnreachable, LoopDetected, Unauthorized
+from zones.errors import ChildAnswerLost, ChildUnreachable, LoopDetected, Unauthorized
 from zones.router.child_tokens import ChildCredentials, ChildTokens
 from zones.router.client import ChildClient
 from zones.router.models import ChildZone
@@ -99,32 +99,42 @@ class Forwarder:
             child.id, child.api_url, child.username, child.password_encrypted
         )
         retrying = AsyncRetrying(
-            retry=retry_if_exception_type(ChildUnreachable),
+            retry=retry_if_exception_type((ChildUnreachable, ChildAnswerLost)),
             stop=stop_after_attempt(CONNECT_ATTEMPTS),
             wait=wait_random_exponential(multiplier=0.05, max=0.5),
             reraise=True,
         )
         caller = caller_token(request)
+        lost: list[ChildAnswerLost] = []
 
         async def once() -> ChildAnswer:
             service = await self._tokens.token_for(credentials, request_id)
             headers = {SERVICE_TOKEN_HEADER: service, PATH_HEADER: ",".join(visited)}
             if placement:
                 headers[PLACEMENT_HEADER] = "forwarded"
-            status, body = await self._client.forward(
-                child.api_url,
-                method,
-                path,
-                caller_token=caller,
-                headers=headers,
-                request_id=request_id,
-                payload=payload,
-            )
+            try:
+                status, body = await self._client.forward(
+                    child.api_url,
+                    method,
+                    path,
+                    caller_token=caller,
+                    headers=headers,
+                    request_id=request_id,
+                    payload=payload,
+                )
+            except ChildAnswerLost as exc:
+                lost.append(exc)
+                raise
             if status == 401 and _service_token_refused(body):
                 self._tokens.forget(child.id)
             return ChildAnswer(status, body)
 
-        answer: ChildAnswer = await retrying(once)
+        try:
+            answer: ChildAnswer = await retrying(once)
+        except ChildUnreachable as exc:
+            if lost:  # an earlier try may have reached the child: that is what counts
+                raise lost[-1] from exc
+            raise
         if answer.status == 401 and _service_token_refused(answer.body):
             answer = await once()  # with a fresh service token
         return answer

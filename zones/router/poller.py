@@ -22,7 +22,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 from tenacity.wait import wait_random_exponential
 
 from zones.auth.keys import SecretUnreadable
-from zones.errors import ChildError, ChildRefused, ChildTimeout, ChildUnreachable
+from zones.errors import ChildAnswerLost, ChildError, ChildRefused, ChildTimeout, ChildUnreachable
 from zones.node.config import PollSettings
 from zones.node.database import Sessions
 from zones.router.child_tokens import ChildCredentials, ChildTokens
@@ -116,7 +116,7 @@ class ChildPoller:
 
     async def _fetch_retrying(self, target: PollTarget, request_id: str) -> ZoneInfo | None:
         retrying = AsyncRetrying(
-            retry=retry_if_exception_type(ChildUnreachable),
+            retry=retry_if_exception_type((ChildUnreachable, ChildAnswerLost)),
             stop=stop_after_attempt(CONNECT_ATTEMPTS),
             wait=wait_random_exponential(multiplier=0.05, max=0.5),
             reraise=True,

@@ -24,7 +24,15 @@ from zones.capabilities.matching import (
     may_fit_zone,
     split_static,
 )
-from zones.errors import ChildError, ChildTimeout, Conflict, LoopDetected, NothingFits
+from zones.errors import (
+    ChildAnswerLost,
+    ChildError,
+    ChildTimeout,
+    ChildUnreachable,
+    Conflict,
+    LoopDetected,
+    NothingFits,
+)
 from zones.node.config import Settings
 from zones.node.database import AsyncSession, Sessions, upsert, utcnow
 from zones.router import instances
@@ -119,28 +127,43 @@ async def create(route: Route, new: NewInstance, forwarded: bool) -> dict[str, A
         if existing is not None:
             return local_view(instances.same_request(existing, new.client, new.fingerprint))
         mapping = await session.get(InstanceMapping, new.id)
-        if mapping is None:
-            placed = await place_on_own_hosts(
-                session, new.conditions, new.resources, route.settings.zone.capabilities
+        mapped = await session.get(ChildZone, mapping.child_id) if mapping else None
+    if mapped is not None:
+        # This id went down to `mapped` before: only that child may hold it.
+        answer = await try_child(route, mapped, new)
+        if isinstance(answer, dict):
+            return answer
+        if not answer.declined:
+            raise ChildUnreachable(
+                f"{mapped.name} may hold instance {new.id} but cannot be asked now "
+                f"({answer.reason}); retry later with the same id"
             )
-            if placed.host is not None:
-                return local_view(store_local(session, route, new, placed.host, None))
-            reasons = [f"{route.name}: {placed.fault}"]
-            candidates = await candidate_children(session, route, new)
-        else:  # a retry of a create that went to this child before
-            reasons = []
-            candidates = [
-                child for child in [await session.get(ChildZone, mapping.child_id)] if child
-            ]
+        await forget_mapping(route, new.id)
+    async with route.sessions.begin() as session:
+        placed = await place_on_own_hosts(
+            session, new.conditions, new.resources, route.settings.zone.capabilities
+        )
+        if placed.host is not None:
+            return local_view(store_local(session, route, new, placed.host, None))
+        candidates = await candidate_children(session, route, new)
+    reasons = [f"{route.name}: {placed.fault}"]
     for child in candidates:
-        placed_below = await try_child(route, child, new, reasons)
-        if placed_below is not None:
-            return placed_below
-    await forget_mapping(route, new.id)
+        answer = await try_child(route, child, new)
+        if isinstance(answer, dict):
+            return answer
+        reasons.append(f"{child.name}: {answer.reason}")
     if forwarded:
-        raise NothingFits("; ".join(reasons) or f"{route.name}: nothing fits")
+        raise NothingFits("; ".join(reasons))
     async with route.sessions.begin() as session:
         return local_view(store_local(session, route, new, None, "; ".join(reasons)))
+
+
+@dataclass(frozen=True)
+class NotPlaced:
+    """A child did not place the instance: it said nothing fits (`declined`), or failed."""
+
+    reason: str
+    declined: bool
 
 
 def store_local(
@@ -184,33 +207,37 @@ async def candidate_children(
     return [child for *_, child in sorted(ranked, key=lambda entry: entry[:3])]
 
 
-async def try_child(
-    route: Route, child: ChildZone, new: NewInstance, reasons: list[str]
-) -> dict[str, Any] | None:
-    """The instance as placed below `child`, or None (with the reason noted) to try the next."""
+async def try_child(route: Route, child: ChildZone, new: NewInstance) -> dict[str, Any] | NotPlaced:
+    """The instance as placed below `child`, or why not.
+
+    When the child may have acted without its answer reaching us (a timeout, a
+    connection lost after sending), a PENDING mapping keeps the id tied to that
+    child and the caller is told to retry with the same id: placing it anywhere
+    else could make a second copy.
+    """
     try:
         answer = await route.send(child, "POST", "/instances", payload=new.body(), placement=True)
-    except ChildTimeout as exc:
+    except (ChildTimeout, ChildAnswerLost) as exc:
         await record_mapping(route, child.id, new.client, "PENDING", new.body()["instance"])
-        raise ChildTimeout(
-            f"{child.name} did not answer in time; retry with the same id ({new.id}): "
+        raise type(exc)(
+            f"{child.name} did not answer ({exc.detail}); retry with the same id ({new.id}): "
             "it will not be placed twice"
         ) from exc
     except ChildError as exc:
-        reasons.append(f"{child.name}: {exc.detail}")
-        return None
+        return NotPlaced(exc.detail, declined=False)
     body = answer.body if isinstance(answer.body, dict) else {}
     if answer.status == 201 and isinstance(body.get("instance"), dict):
         instance = through(route, body["instance"])
         await record_mapping(route, child.id, new.client, "ACTIVE", instance)
         return instance
-    detail = str(body.get("detail", ""))[:300]
-    if answer.status == 409 and body.get("reason") != "nothing-fits":
+    detail = str(body.get("detail", ""))[:300] or f"answered {answer.status}"
+    if answer.status == 409 and body.get("reason") == "nothing-fits":
+        return NotPlaced(detail, declined=True)
+    if answer.status == 409:
         raise Conflict(detail)
     if answer.status == 508:
         raise LoopDetected(detail)
-    reasons.append(f"{child.name}: {detail or f'answered {answer.status}'}")
-    return None
+    return NotPlaced(detail, declined=False)
 
 
 async def record_mapping(
