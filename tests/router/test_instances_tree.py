@@ -365,3 +365,16 @@ async def test_a_child_that_hangs_costs_a_list_no_more_than_child_timeout(
     assert time.monotonic() - started < 1.0 + 1.5
     assert listed["unreachable_zones"] == ["hangs"]
     assert [(i["id"], i["status"]) for i in listed["instances"]] == [(instance["id"], "UNKNOWN")]
+
+
+async def test_a_requirement_met_by_a_zone_above_is_not_asked_again_below(
+    http: aiohttp.ClientSession, zones: ZoneStarter
+) -> None:
+    # region = "na" is a static capability of dc-linux only; its huddle knows no region.
+    tree = await build(http, zones)
+    alice = await member(tree, "alice")
+    requirements = {"region": "na", "gpu_count": {"ge": 4}}
+    made = await alice.call("POST", "/instances", json_body=create("g", requirements=requirements))
+    instance = made.body["instance"]
+    assert (instance["status"], instance["path"]) == ("ACTIVE", ["root", "dc-linux", "huddle"])
+    assert instance["requirements"] == requirements

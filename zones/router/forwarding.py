@@ -4,6 +4,8 @@
     X-Zones-Service-Token: <parent token>   this zone's own service account at the child
     X-Zones-Path: uuid,uuid,...             every zone the request has visited
     X-Zones-Placement: forwarded            on creates: "nothing fits" is an answer, not a fault
+    X-Zones-Settled: region,tier            requirement keys a zone above met with its own
+                                            static capabilities: met for all below it too
     X-Request-Id                            the same id all the way down
 
 A zone that finds itself in X-Zones-Path, or a path already MAX_HOPS long,
@@ -20,6 +22,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 from tenacity.wait import wait_random_exponential
 
 from zones.auth.tokens import TokenVerifier, token_from_headers
+from zones.capabilities.values import KEY_PATTERN
 from zones.errors import ChildAnswerLost, ChildUnreachable, LoopDetected, Unauthorized
 from zones.router.child_tokens import ChildCredentials, ChildTokens
 from zones.router.client import ChildClient
@@ -28,6 +31,7 @@ from zones.router.models import ChildZone
 SERVICE_TOKEN_HEADER = "X-Zones-Service-Token"
 PATH_HEADER = "X-Zones-Path"
 PLACEMENT_HEADER = "X-Zones-Placement"
+SETTLED_HEADER = "X-Zones-Settled"
 MAX_HOPS = 16
 CONNECT_ATTEMPTS = 3
 
@@ -45,6 +49,12 @@ def visited_path(request: web.Request, own_uuid: str) -> list[str]:
 
 def is_forwarded_create(request: web.Request) -> bool:
     return request.headers.get(PLACEMENT_HEADER) == "forwarded"
+
+
+def settled_keys(request: web.Request) -> frozenset[str]:
+    """Requirement keys the zones above already met; malformed entries are ignored."""
+    raw = request.headers.get(SETTLED_HEADER, "")
+    return frozenset(key for key in raw.split(",") if KEY_PATTERN.fullmatch(key))
 
 
 async def check_service_token(request: web.Request, verifier: TokenVerifier) -> None:
@@ -94,6 +104,7 @@ class Forwarder:
         visited: list[str],
         payload: dict[str, Any] | None = None,
         placement: bool = False,
+        settled: frozenset[str] = frozenset(),
     ) -> ChildAnswer:
         credentials = ChildCredentials(
             child.id, child.api_url, child.username, child.password_encrypted
@@ -112,6 +123,8 @@ class Forwarder:
             headers = {SERVICE_TOKEN_HEADER: service, PATH_HEADER: ",".join(visited)}
             if placement:
                 headers[PLACEMENT_HEADER] = "forwarded"
+            if settled:
+                headers[SETTLED_HEADER] = ",".join(sorted(settled))
             try:
                 status, body = await self._client.forward(
                     child.api_url,

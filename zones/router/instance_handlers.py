@@ -21,7 +21,12 @@ from zones.node.appkeys import FORWARDER, SESSIONS, SETTINGS, TOKEN_VERIFIER, ZO
 from zones.node.endpoints import Call, EndpointTable, json_response
 from zones.node.fields import UUID_PATTERN
 from zones.router import instances, listing, lookup, routing
-from zones.router.forwarding import check_service_token, is_forwarded_create, visited_path
+from zones.router.forwarding import (
+    check_service_token,
+    is_forwarded_create,
+    settled_keys,
+    visited_path,
+)
 from zones.router.instance_models import Instance as InstanceRow
 from zones.router.instance_schemas import (
     Instance,
@@ -100,6 +105,7 @@ async def create_instance(call: Call[InstanceCreateEnvelope]) -> web.StreamRespo
         resources=resources,
         conditions=conditions,
         fingerprint=instances.request_hash(body.name, body.requirements, resources),
+        settled=settled_keys(call.request),
     )
     try:
         instance = await routing.create(route, new, is_forwarded_create(call.request))

@@ -10,6 +10,7 @@ with a fault, by the zone that took the request.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,6 +25,7 @@ from zones.capabilities.matching import (
     may_fit_zone,
     split_static,
 )
+from zones.capabilities.values import CapabilityValue
 from zones.errors import (
     ChildAnswerLost,
     ChildError,
@@ -52,6 +54,16 @@ class NewInstance:
     resources: dict[str, float]
     conditions: list[Condition]
     fingerprint: str
+    settled: frozenset[str] = frozenset()
+
+    @property
+    def open_conditions(self) -> list[Condition]:
+        """The conditions the zones above have not settled already."""
+        return [condition for condition in self.conditions if condition.key not in self.settled]
+
+    def settled_here(self, static: Mapping[str, CapabilityValue]) -> frozenset[str]:
+        """What is settled for everything below this zone: above, or by its static capabilities."""
+        return self.settled | {c.key for c in self.open_conditions if c.key in static}
 
     def body(self) -> dict[str, Any]:
         return {
@@ -141,12 +153,14 @@ async def create(route: Route, new: NewInstance, forwarded: bool) -> dict[str, A
         await forget_mapping(route, new.id)
     async with route.sessions.begin() as session:
         placed = await place_on_own_hosts(
-            session, new.conditions, new.resources, route.settings.zone.capabilities
+            session, new.open_conditions, new.resources, route.settings.zone.capabilities
         )
         if placed.host is not None:
             return local_view(store_local(session, route, new, placed.host, None))
         candidates = await candidate_children(session, route, new)
     reasons = [f"{route.name}: {placed.fault}"]
+    if not candidates:
+        reasons.append(f"{route.name}: no healthy child may satisfy it and have room")
     for child in candidates:
         answer = await try_child(route, child, new)
         if isinstance(answer, dict):
@@ -191,7 +205,7 @@ async def candidate_children(
     session: AsyncSession, route: Route, new: NewInstance
 ) -> list[ChildZone]:
     """Healthy children that may place the instance, best first."""
-    remaining = split_static(new.conditions, route.settings.zone.capabilities)
+    remaining = split_static(new.open_conditions, route.settings.zone.capabilities)
     if remaining is None:
         return []
     healthy = await session.scalars(select(ChildZone).where(ChildZone.is_healthy))
@@ -216,7 +230,14 @@ async def try_child(route: Route, child: ChildZone, new: NewInstance) -> dict[st
     else could make a second copy.
     """
     try:
-        answer = await route.send(child, "POST", "/instances", payload=new.body(), placement=True)
+        answer = await route.send(
+            child,
+            "POST",
+            "/instances",
+            payload=new.body(),
+            placement=True,
+            settled=new.settled_here(route.settings.zone.capabilities),
+        )
     except (ChildTimeout, ChildAnswerLost) as exc:
         await record_mapping(route, child.id, new.client, "PENDING", new.body()["instance"])
         raise type(exc)(
