@@ -1,0 +1,240 @@
+"""Per-hop cost of routing through zones, against a bare aiohttp forwarding chain.
+
+    .venv/bin/python -m bench.route [--requests 200]
+
+A chain of four real zones (each its own process, SQLite, as `zones up`
+starts them), with the hosts at the last one, holds the instances. GET
+/instances/{id} and POST /instances are timed entering at each zone, so the
+same request crosses 1 to 4 zones; the floor is a chain of four minimal
+aiohttp forwarders (bench/floor_chain.py), one process each, timed the same
+way in the same run. Per-hop cost is the slope: (latency entering at the top
+minus latency at the holder) / 3. Also: creates per second at the top with
+16 in flight.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import aiohttp
+
+DEPTH = 4
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    for sock in sockets:
+        sock.bind(("127.0.0.1", 0))
+    ports = [int(sock.getsockname()[1]) for sock in sockets]
+    for sock in sockets:
+        sock.close()
+    return ports
+
+
+def chain_topology(ports: list[int]) -> str:
+    zones = []
+    for index, port in enumerate(ports):
+        children = f'children = ["z{index + 2}"]' if index + 1 < len(ports) else ""
+        hosts = (
+            "  [[zone.hosts]]\n  count = 4\n  inventory = { ram_mb = 1000000000 }\n"
+            if index + 1 == len(ports)
+            else ""
+        )
+        zones.append(f'[[zone]]\nname = "z{index + 1}"\nport = {port}\n{children}\n{hosts}')
+    return '[defaults]\npoll_interval = 1.0\nadmin_password = "bench"\n\n' + "\n".join(zones)
+
+
+async def timed(action: Callable[[], Awaitable[object]], count: int) -> list[float]:
+    samples = []
+    for _ in range(count):
+        started = time.perf_counter()
+        await action()
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def p(samples: list[float], q: float) -> float:
+    return statistics.quantiles(samples, n=100)[int(q) - 1]
+
+
+async def login(http: aiohttp.ClientSession, url: str) -> dict[str, str]:
+    async with http.post(
+        f"{url}/auth/tokens", json={"username": "admin", "password": "bench"}
+    ) as answer:
+        return {"Authorization": f"Bearer {(await answer.json())['token']}"}
+
+
+async def measure(requests: int) -> None:
+    state = Path(tempfile.mkdtemp(prefix="zones-bench-route-"))
+    ports = free_ports(DEPTH)
+    topology = state / "chain.toml"
+    topology.write_text(chain_topology(ports))
+    up = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "zones",
+            "up",
+            str(topology),
+            "--state-dir",
+            str(state / "s"),
+            "--detach",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    if up.returncode != 0:
+        raise SystemExit(up.stderr)
+    floor_ports = free_ports(DEPTH)
+    floors = []
+    for index in reversed(range(DEPTH)):
+        nxt = [f"http://127.0.0.1:{floor_ports[index + 1]}"] if index + 1 < DEPTH else []
+        floors.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "bench.floor_chain", str(floor_ports[index]), *nxt]
+            )
+        )
+    try:
+        async with aiohttp.ClientSession() as http:
+            await wait_for_floor(http, floor_ports)
+            urls = [f"http://127.0.0.1:{port}" for port in ports]
+            top_headers = await login(http, urls[0])
+            made = []
+            for _ in range(20):
+                body = {"instance": {"name": "b", "resources": {"ram_mb": 1}}}
+                async with http.post(
+                    f"{urls[0]}/instances", json=body, headers=top_headers
+                ) as answer:
+                    made.append((await answer.json())["instance"]["id"])
+            rows = []
+            for level, url in enumerate(urls):
+                headers = await login(http, url) if level == DEPTH - 1 else top_headers
+                floor = f"http://127.0.0.1:{floor_ports[level]}"
+                crossed = DEPTH - level
+
+                async def get_ours(url: str = url, headers: dict[str, str] = headers) -> None:
+                    async with http.get(f"{url}/instances/{made[0]}", headers=headers) as answer:
+                        assert answer.status == 200, await answer.text()
+                        await answer.read()
+
+                async def post_ours(url: str = url, headers: dict[str, str] = headers) -> None:
+                    body = {"instance": {"name": "b", "resources": {"ram_mb": 1}}}
+                    async with http.post(f"{url}/instances", json=body, headers=headers) as answer:
+                        assert answer.status == 201, await answer.text()
+                        await answer.read()
+
+                async def get_floor(floor: str = floor) -> None:
+                    async with http.get(f"{floor}/instances/{uuid.uuid4()}") as answer:
+                        await answer.read()
+
+                async def post_floor(floor: str = floor) -> None:
+                    async with http.post(f"{floor}/instances", json={"instance": {}}) as answer:
+                        await answer.read()
+
+                await timed(get_ours, 20)  # warm the pools and caches
+                rows.append(
+                    (
+                        crossed,
+                        await timed(get_ours, requests),
+                        await timed(get_floor, requests),
+                        await timed(post_ours, requests // 2),
+                        await timed(post_floor, requests // 2),
+                    )
+                )
+            throughput = await creates_per_second(http, urls[0], top_headers)
+    finally:
+        subprocess.run(
+            [sys.executable, "-m", "zones", "down", "--state-dir", str(state / "s")],
+            capture_output=True,
+        )
+        for process in floors:
+            process.terminate()
+            process.wait()
+    report(rows, throughput, requests)
+
+
+async def wait_for_floor(http: aiohttp.ClientSession, ports: list[int]) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            async with http.get(f"http://127.0.0.1:{ports[0]}/instances/x") as answer:
+                if answer.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        if time.monotonic() > deadline:
+            raise SystemExit("floor chain did not start")
+        await asyncio.sleep(0.1)
+
+
+async def creates_per_second(
+    http: aiohttp.ClientSession, url: str, headers: dict[str, str]
+) -> float:
+    total, in_flight = 320, 16
+    queue = iter(range(total))
+
+    async def worker() -> None:
+        for _ in queue:
+            body = {"instance": {"name": "t", "resources": {"ram_mb": 1}}}
+            async with http.post(f"{url}/instances", json=body, headers=headers) as answer:
+                await answer.read()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(in_flight)))
+    return total / (time.perf_counter() - started)
+
+
+def report(
+    rows: list[tuple[int, list[float], list[float], list[float], list[float]]],
+    throughput: float,
+    requests: int,
+) -> None:
+    print(f"zones crossed by one request; {requests} GETs and {requests // 2} POSTs per row, ms")
+    print(
+        "| zones crossed | GET p50 | GET p99 | floor GET p50 "
+        "| POST p50 | POST p99 | floor POST p50 |"
+    )
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for crossed, get, fget, post, fpost in rows:
+        print(
+            f"| {crossed} | {p(get, 50):.2f} | {p(get, 99):.2f} | {p(fget, 50):.2f} "
+            f"| {p(post, 50):.2f} | {p(post, 99):.2f} | {p(fpost, 50):.2f} |"
+        )
+    by_depth = {
+        crossed: (p(get, 50), p(fget, 50), p(post, 50), p(fpost, 50))
+        for crossed, get, fget, post, fpost in rows
+    }
+    hops = DEPTH - 1
+    ours_get = (by_depth[DEPTH][0] - by_depth[1][0]) / hops
+    floor_get = (by_depth[DEPTH][1] - by_depth[1][1]) / hops
+    ours_post = (by_depth[DEPTH][2] - by_depth[1][2]) / hops
+    floor_post = (by_depth[DEPTH][3] - by_depth[1][3]) / hops
+    for verb, ours, floor in (("GET", ours_get, floor_get), ("POST", ours_post, floor_post)):
+        print(
+            f"per-hop cost, {verb}: zones {ours:.2f} ms, floor {floor:.2f} ms, "
+            f"ratio {ours / floor:.2f}"
+        )
+    print(f"creates at the top of the chain, 16 in flight: {throughput:.0f} per second")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--requests", type=int, default=200)
+    arguments = parser.parse_args()
+    asyncio.run(measure(arguments.requests))
+
+
+if __name__ == "__main__":
+    main()
