@@ -37,6 +37,11 @@ class JwksCache:
         self._keys: dict[str, dict[str, jwt.PyJWK]] = {}
         self._fetched_at: dict[str, float] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._epochs: dict[str, int] = {}
+
+    def epoch(self, issuer: str) -> int:
+        """Changes every time the issuer's keys are fetched anew (see TokenVerifier's cache)."""
+        return self._epochs.get(issuer, 0)
 
     async def key_for(self, issuer: str, kid: str) -> jwt.PyJWK:
         if self._wants_fetch(issuer, kid):
@@ -58,6 +63,7 @@ class JwksCache:
     async def _refresh(self, issuer: str) -> None:
         try:
             self._keys[issuer] = await self._fetch(issuer)
+            self._epochs[issuer] = self.epoch(issuer) + 1
         except Unauthorized:
             if issuer not in self._keys:
                 raise

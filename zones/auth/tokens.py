@@ -9,6 +9,7 @@ trust. `identity_from_headers` adds the rule for no credentials at all: None.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ from zones.node.database import utcnow
 ALGORITHM = "EdDSA"
 REQUIRED_CLAIMS = ["exp", "iat", "iss", "sub", "client", "roles"]
 CLOCK_LEEWAY_SECONDS = 5
+VERIFIED_TTL = 60.0
+VERIFIED_CAPACITY = 10_000
 
 
 @dataclass(frozen=True)
@@ -74,8 +77,28 @@ class TokenVerifier:
         self._own_key = own_key
         self._trusted = trusted_issuers
         self._jwks = jwks
+        self._verified: dict[str, tuple[Identity, float, int]] = {}
 
     async def verify(self, token: str) -> Identity:
+        """The token's identity; a token verified lately is not verified again.
+
+        Forwarded requests carry the same tokens down every level, so this spares
+        each zone two signature checks per request. An entry lives until the
+        token expires, at most VERIFIED_TTL seconds, and only while the issuer's
+        keys have not been fetched anew (a rotated key stops working at once).
+        """
+        held = self._verified.get(token)
+        now = time.time()
+        if held is not None and held[1] > now and held[2] == self._jwks.epoch(held[0].issuer):
+            return held[0]
+        identity, expires = await self._verify_signature(token)
+        if len(self._verified) >= VERIFIED_CAPACITY:
+            self._verified.clear()  # crude, bounded; a full cache is rare and refills fast
+        epoch = self._jwks.epoch(identity.issuer)
+        self._verified[token] = (identity, min(expires, now + VERIFIED_TTL), epoch)
+        return identity
+
+    async def _verify_signature(self, token: str) -> tuple[Identity, float]:
         header, unverified = _read_unverified(token)
         issuer = unverified.get("iss")
         if not isinstance(issuer, str) or issuer not in self._trusted:
@@ -97,7 +120,7 @@ class TokenVerifier:
             raise Unauthorized("token has expired") from exc
         except jwt.InvalidTokenError as exc:
             raise Unauthorized(f"token is invalid: {exc}") from exc
-        return _identity_from_claims(claims)
+        return _identity_from_claims(claims), float(claims["exp"])
 
     async def _key_for(self, issuer: str, kid: str) -> Any:
         if issuer == self._own_issuer:

@@ -42,12 +42,16 @@ async def find(route: Route, instance_id: str, client: str | None) -> dict[str, 
 async def mapped_child(
     session: Any, instance_id: str, client: str | None
 ) -> tuple[InstanceMapping | None, ChildZone | None]:
-    mapping = await session.get(InstanceMapping, instance_id)
-    if mapping is None or mapping.state != "ACTIVE":
-        return None, None
-    if client is not None and mapping.client != client:
-        return None, None
-    return mapping, await session.get(ChildZone, mapping.child_id)
+    """The mapping of a visible instance and the child it leads to, in one query."""
+    query = (
+        select(InstanceMapping, ChildZone)
+        .join(ChildZone, ChildZone.id == InstanceMapping.child_id)
+        .where(InstanceMapping.instance_id == instance_id, InstanceMapping.state == "ACTIVE")
+    )
+    if client is not None:
+        query = query.where(InstanceMapping.client == client)
+    found = (await session.execute(query)).first()
+    return (None, None) if found is None else (found[0], found[1])
 
 
 async def search_children(route: Route, instance_id: str, client: str | None) -> dict[str, Any]:
