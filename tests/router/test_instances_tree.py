@@ -18,7 +18,7 @@ from tests.conftest import ZoneStarter
 from tests.harness import Api
 from tests.router.fake_child import AppServer, serve_app, zone_info_body
 from tests.router.tree import Tree
-from zones.node.appkeys import SESSIONS, ZONE_UUID
+from zones.node.appkeys import ROUTING_CACHE, SESSIONS, ZONE_UUID
 from zones.router.instance_models import InstanceMapping
 
 __all__ = ["serve_app"]  # a fixture, used by name
@@ -207,6 +207,7 @@ async def test_a_missing_mapping_is_found_by_asking_and_repaired(
     sessions = tree.zones["root"].app[SESSIONS]
     async with sessions.begin() as session:
         await session.execute(delete(InstanceMapping))  # the root forgot where it lives
+    tree.zones["root"].app[ROUTING_CACHE].forget(instance_id)  # as after a restart
 
     found = await alice.call("GET", f"/instances/{instance_id}")
     assert found.status == 200 and found.body["instance"]["path"] == ["root", "dc-windows"]

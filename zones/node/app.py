@@ -29,6 +29,7 @@ from zones.node.appkeys import (
     HTTP_SESSION,
     OPENAPI,
     POLLER,
+    ROUTING_CACHE,
     SECRET_BOX,
     SESSIONS,
     SETTINGS,
@@ -50,6 +51,7 @@ from zones.router.child_tokens import ChildTokens
 from zones.router.client import ChildClient
 from zones.router.forwarding import Forwarder
 from zones.router.poller import ChildPoller
+from zones.router.routing_cache import RoutingCache
 
 ENDPOINT_TABLES: tuple[EndpointTable, ...] = (
     node_handlers.endpoints,
@@ -118,6 +120,7 @@ async def http_client_context(app: web.Application) -> AsyncIterator[None]:
         app[CHILD_CLIENT] = ChildClient(session, timeout=settings.router.child_timeout)
         app[CHILD_TOKENS] = ChildTokens(app[CHILD_CLIENT], app[SECRET_BOX])
         app[FORWARDER] = Forwarder(app[CHILD_CLIENT], app[CHILD_TOKENS])
+        app[ROUTING_CACHE] = RoutingCache(app[SESSIONS])
         yield
 
 

@@ -15,6 +15,7 @@ from zones.router.child_tokens import ChildTokens
 from zones.router.client import ChildClient
 from zones.router.forwarding import Forwarder
 from zones.router.poller import ChildPoller
+from zones.router.routing_cache import RoutingCache
 
 SETTINGS = web.AppKey("settings", Settings)
 SESSIONS = web.AppKey("sessions", Sessions)
@@ -28,4 +29,5 @@ CHILD_CLIENT = web.AppKey("child_client", ChildClient)
 CHILD_TOKENS = web.AppKey("child_tokens", ChildTokens)
 POLLER = web.AppKey("poller", ChildPoller)
 FORWARDER = web.AppKey("forwarder", Forwarder)
+ROUTING_CACHE = web.AppKey("routing_cache", RoutingCache)
 OPENAPI = web.AppKey[dict[str, Any]]("openapi")

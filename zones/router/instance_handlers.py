@@ -17,7 +17,14 @@ from sqlalchemy.exc import IntegrityError
 from zones.auth.roles import Identity, Role
 from zones.capabilities.matching import parse_requirements, parse_resources
 from zones.errors import BadRequest
-from zones.node.appkeys import FORWARDER, SESSIONS, SETTINGS, TOKEN_VERIFIER, ZONE_UUID
+from zones.node.appkeys import (
+    FORWARDER,
+    ROUTING_CACHE,
+    SESSIONS,
+    SETTINGS,
+    TOKEN_VERIFIER,
+    ZONE_UUID,
+)
 from zones.node.endpoints import Call, EndpointTable, json_response
 from zones.node.fields import UUID_PATTERN
 from zones.router import instances, listing, lookup, routing
@@ -71,6 +78,7 @@ def route_of(call: Call[Any]) -> Route:
         settings=call.app[SETTINGS],
         sessions=call.app[SESSIONS],
         forwarder=call.app[FORWARDER],
+        cache=call.app[ROUTING_CACHE],
     )
 
 

@@ -123,4 +123,4 @@ async def unknown_page(
             instances.after_position(InstanceMapping.created_at, InstanceMapping.instance_id, after)
         )
     async with route.sessions.begin() as session:
-        return [unknown(mapping) for mapping in await session.scalars(query)]
+        return [unknown(mapping.snapshot) for mapping in await session.scalars(query)]

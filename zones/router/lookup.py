@@ -17,26 +17,51 @@ from zones.router import instances
 from zones.router.instance_models import InstanceMapping
 from zones.router.models import ChildZone
 from zones.router.routing import Route, forget_mapping, local_view, record_mapping, through, unknown
+from zones.router.routing_cache import CachedMapping
 
 
 async def find(route: Route, instance_id: str, client: str | None) -> dict[str, Any]:
     """The instance wherever it lives below, if the caller may see it; else NotFound."""
-    async with route.sessions.begin() as session:
-        row = await instances.find_visible(session, instance_id, client)
-        if row is not None:
-            return local_view(row)
-        mapping, child = await mapped_child(session, instance_id, client)
-    if child is not None and mapping is not None:
+    found = await cached_route(route, instance_id, client)
+    if found is None:
+        async with route.sessions.begin() as session:
+            row = await instances.find_visible(session, instance_id, client)
+            if row is not None:
+                return local_view(row)
+            mapping, child = await mapped_child(session, instance_id, client)
+        if mapping is not None and child is not None:
+            remember(route, mapping)
+            found = mapping.snapshot, child
+    if found is not None:
+        snapshot, child = found
         try:
             answer = await route.send(child, "GET", f"/instances/{instance_id}")
         except (ChildError, ChildTimeout):
-            return unknown(mapping)
+            return unknown(snapshot)
         if answer.status == 200:
             return through(route, answer.body["instance"])
         if answer.status == 404:
             await forget_mapping(route, instance_id)
         raise instances.not_found(instance_id)
     return await search_children(route, instance_id, client)
+
+
+async def cached_route(
+    route: Route, instance_id: str, client: str | None
+) -> tuple[dict[str, Any], ChildZone] | None:
+    """The mapping and child from memory, with no database round trip, when known."""
+    cached = route.cache.mapping(instance_id)
+    if cached is None or (client is not None and cached.client != client):
+        return None
+    child = await route.cache.child(cached.child_id)
+    return None if child is None else (cached.snapshot, child)
+
+
+def remember(route: Route, mapping: InstanceMapping) -> None:
+    route.cache.remember(
+        mapping.instance_id,
+        CachedMapping(mapping.child_id, mapping.client, mapping.snapshot, mapping.created_at),
+    )
 
 
 async def mapped_child(

@@ -43,6 +43,7 @@ from zones.router.instance_models import Instance as InstanceRow
 from zones.router.instance_models import InstanceMapping
 from zones.router.models import ChildZone
 from zones.router.placement import place_on_own_hosts
+from zones.router.routing_cache import CachedMapping, RoutingCache
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,7 @@ class Route:
     settings: Settings
     sessions: Sessions
     forwarder: Forwarder
+    cache: RoutingCache
 
     @property
     def name(self) -> str:
@@ -126,8 +128,9 @@ def through(route: Route, instance: dict[str, Any]) -> dict[str, Any]:
     return {**instance, "path": [route.name, *instance.get("path", [])]}
 
 
-def unknown(mapping: InstanceMapping) -> dict[str, Any]:
-    return {**mapping.snapshot, "status": "UNKNOWN"}
+def unknown(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """An instance below a child that cannot be asked now, as last seen."""
+    return {**snapshot, "status": "UNKNOWN"}
 
 
 # ---------------------------------------------------------------- create
@@ -277,9 +280,14 @@ async def record_mapping(
     async with route.sessions.begin() as session:
         # One statement: concurrent retries of one create all record the same mapping.
         await upsert(session, InstanceMapping, values, keys=["instance_id"])
+    if state == "ACTIVE":
+        route.cache.remember(snapshot["id"], CachedMapping(child_id, client, snapshot, created_at))
+    else:
+        route.cache.forget(snapshot["id"])
 
 
 async def forget_mapping(route: Route, instance_id: str) -> None:
+    route.cache.forget(instance_id)
     async with route.sessions.begin() as session:
         mapping = await session.get(InstanceMapping, instance_id)
         if mapping is not None:

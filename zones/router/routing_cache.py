@@ -1,0 +1,64 @@
+"""What the forwarding path needs, kept in memory: mappings and children.
+
+A read that enters at the root and goes four zones down would otherwise pay
+each zone's database for the same two facts (which child leads to this
+instance, and how to reach that child). Mappings are remembered when written
+or first read and forgotten when removed; a stale one (another worker removed
+it) costs one 404 from the child, after which it is forgotten. Children are
+re-read at most every `children_ttl` seconds, so health and credential
+changes reach the hot path within that time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from zones.node.database import Sessions
+from zones.router.models import ChildZone
+
+
+@dataclass(frozen=True)
+class CachedMapping:
+    child_id: int
+    client: str
+    snapshot: dict[str, Any]
+    created_at: datetime
+
+
+class RoutingCache:
+    def __init__(self, sessions: Sessions, children_ttl: float = 1.0, capacity: int = 200_000):
+        self._sessions = sessions
+        self._children_ttl = children_ttl
+        self._capacity = capacity
+        self._children: dict[int, ChildZone] = {}
+        self._children_read_at = float("-inf")
+        self._mappings: OrderedDict[str, CachedMapping] = OrderedDict()
+
+    def mapping(self, instance_id: str) -> CachedMapping | None:
+        found = self._mappings.get(instance_id)
+        if found is not None:
+            self._mappings.move_to_end(instance_id)
+        return found
+
+    def remember(self, instance_id: str, mapping: CachedMapping) -> None:
+        self._mappings[instance_id] = mapping
+        self._mappings.move_to_end(instance_id)
+        while len(self._mappings) > self._capacity:
+            self._mappings.popitem(last=False)
+
+    def forget(self, instance_id: str) -> None:
+        self._mappings.pop(instance_id, None)
+
+    async def child(self, child_id: int) -> ChildZone | None:
+        if time.monotonic() - self._children_read_at > self._children_ttl:
+            async with self._sessions.begin() as session:
+                rows = await session.scalars(select(ChildZone))
+                self._children = {row.id: row for row in rows}
+            self._children_read_at = time.monotonic()
+        return self._children.get(child_id)
