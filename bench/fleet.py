@@ -1,7 +1,11 @@
-"""Many real zones in one process, for benchmarks: `python -m bench.fleet COUNT DIR`.
+"""Many real zones in one process, for benchmarks.
 
-Each zone has its own SQLite database and keys under DIR and a service account
-`bench-svc` (password `bench-pw`). The process prints one JSON line with the
+    python -m bench.fleet COUNT DIR PREFIX [ISSUER]
+
+
+Each zone has its own SQLite database and keys under DIR, a service account
+`bench-svc` (password `bench-pw`), and a static capability `slot` = its index;
+with ISSUER it also trusts that zone's tokens. The process prints one JSON line with the
 zones' URLs once all of them serve, then runs until its standard input closes.
 """
 
@@ -24,12 +28,18 @@ SERVICE_USER = {"name": "bench-svc", "password": "bench-pw", "client": "ops", "r
 START_CONCURRENCY = 8
 
 
-def fleet_settings(directory: Path, name: str) -> Settings:
+def fleet_settings(
+    directory: Path, name: str, slot: str = "", issuers: tuple[str, ...] = ()
+) -> Settings:
     directory.mkdir(parents=True, exist_ok=True)
     return validate_settings(
         {
-            "zone": {"name": name, "listen": "127.0.0.1:0"},
-            "auth": {"admin_password": ADMIN_PASSWORD},
+            "zone": {
+                "name": name,
+                "listen": "127.0.0.1:0",
+                "capabilities": {"slot": slot} if slot else {},
+            },
+            "auth": {"admin_password": ADMIN_PASSWORD, "trusted_issuers": issuers},
             "poll": {"interval": 3600.0},
             "base_dir": directory,
         }
@@ -54,14 +64,17 @@ async def add_service_user(http: aiohttp.ClientSession, url: str) -> None:
             raise RuntimeError(f"{url}: cannot create the service user: {await answer.text()}")
 
 
-async def run_fleet(count: int, directory: Path, prefix: str) -> None:
+async def run_fleet(
+    count: int, directory: Path, prefix: str, issuers: tuple[str, ...] = ()
+) -> None:
     bound = asyncio.Semaphore(START_CONCURRENCY)
     async with aiohttp.ClientSession() as http:
 
         async def one(index: int) -> tuple[web.AppRunner, str]:
             async with bound:
                 name = f"{prefix}-{index}"
-                runner, url = await start(fleet_settings(directory / name, name))
+                settings = fleet_settings(directory / name, name, name, issuers)
+                runner, url = await start(settings)
                 await add_service_user(http, url)
                 return runner, url
 
@@ -74,8 +87,9 @@ async def run_fleet(count: int, directory: Path, prefix: str) -> None:
 
 def main() -> None:
     count, directory, prefix = int(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+    issuers = tuple(sys.argv[4:5])
     with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
-        runner.run(run_fleet(count, directory, prefix))
+        runner.run(run_fleet(count, directory, prefix, issuers))
 
 
 if __name__ == "__main__":

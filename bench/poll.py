@@ -44,7 +44,7 @@ async def timed(action: Callable[[], Awaitable[object]]) -> Timing:
 
 
 async def spawn_fleets(
-    count: int, processes: int, directory: Path
+    count: int, processes: int, directory: Path, *issuer: str
 ) -> tuple[list[str], list[asyncio.subprocess.Process]]:
     share, extra = divmod(count, processes)
     fleets = []
@@ -58,6 +58,7 @@ async def spawn_fleets(
                 str(size),
                 str(directory / f"fleet{index}"),
                 f"c{index}",
+                *issuer,
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
             )
