@@ -86,3 +86,54 @@ async def test_a_leaf_killed_during_a_burst_keeps_every_created_instance_exactly
             assert (where == "leaf") == (instance_id in held_below)
     finally:
         await leaf.kill()
+
+
+async def test_a_leaf_killed_with_sigkill_is_named_in_lists_and_creates_go_elsewhere(
+    tmp_path: Path, http: aiohttp.ClientSession, zones: ZoneStarter
+) -> None:
+    root = await zones("root", router={"child_timeout": 2.0})
+    admin = await Api(http, root.url).as_user()
+    service = {"name": "svc", "password": "svc-pw", "client": "ops", "roles": ["service"]}
+    beat = {"host": {"inventory": {"ram_mb": 1000}, "ttl": 600}}
+
+    config = write_config(
+        tmp_path / "doomed.toml",
+        "doomed",
+        None,
+        extra=f'trusted_issuers = ["{root.url}"]',
+    )
+    config.write_text(
+        config.read_text().replace(
+            'name = "doomed"', 'name = "doomed"\ncapabilities = { site = "a" }'
+        )
+    )
+    doomed = ZoneProcess(config)
+    survivor = await zones("survivor", auth={"trusted_issuers": [root.url]})
+    try:
+        for url in (await doomed.start(), survivor.url):
+            child_admin = await Api(http, url).as_user()
+            await child_admin.call("POST", "/users", json_body={"user": service})
+            await child_admin.call("PUT", "/hosts/h1", json_body=beat)
+            zone = {"api_url": url, "username": "svc", "password": "svc-pw"}
+            assert (await admin.call("POST", "/zones", json_body={"zone": zone})).status == 201
+        await root.app[POLLER].run_once()
+        there = {"instance": {"name": "a", "requirements": {"site": "a"}}}
+        placed = (await admin.call("POST", "/instances", json_body=there)).body["instance"]
+        assert placed["zone"] == "doomed"
+
+        await doomed.kill()  # SIGKILL: no goodbye, the root still thinks it is online
+        started = asyncio.get_running_loop().time()
+        listed = (await admin.call("GET", "/instances")).body
+        assert asyncio.get_running_loop().time() - started < 2.0 + 1.5
+        assert listed["unreachable_zones"] == ["doomed"]
+        assert [(i["id"], i["status"]) for i in listed["instances"]] == [(placed["id"], "UNKNOWN")]
+
+        anywhere = (
+            await admin.call("POST", "/instances", json_body={"instance": {"name": "b"}})
+        ).body
+        assert (anywhere["instance"]["status"], anywhere["instance"]["zone"]) == (
+            "ACTIVE",
+            "survivor",
+        )
+    finally:
+        await doomed.kill()
