@@ -379,3 +379,16 @@ async def test_a_requirement_met_by_a_zone_above_is_not_asked_again_below(
     instance = made.body["instance"]
     assert (instance["status"], instance["path"]) == ("ACTIVE", ["root", "dc-linux", "huddle"])
     assert instance["requirements"] == requirements
+
+
+async def test_a_child_answering_a_malformed_instance_is_a_502_not_a_500(
+    http: aiohttp.ClientSession, zones: ZoneStarter, serve_app: AppServer
+) -> None:
+    tree = Tree(http)
+    await tree.start(zones, "root")
+    url = await serve_app(hanging_child({"id": str(uuid.uuid4()), "name": "half"}))
+    body = {"zone": {"api_url": url, "username": "u", "password": "p"}}
+    assert (await tree.admins["root"].call("POST", "/zones", json_body=body)).status == 201
+    made = await tree.admins["root"].call("POST", "/instances", json_body=create("x"))
+    assert made.status == 502
+    assert "another shape" in made.problem["detail"]

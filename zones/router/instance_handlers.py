@@ -9,14 +9,15 @@ instances; admins may list every client's with `all_clients=true`.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from zones.auth.roles import Identity, Role
 from zones.capabilities.matching import parse_requirements, parse_resources
-from zones.errors import BadRequest
+from zones.errors import BadRequest, ChildError
 from zones.node.appkeys import (
     FORWARDER,
     ROUTING_CACHE,
@@ -44,6 +45,7 @@ from zones.router.instance_schemas import (
 from zones.router.routing import NewInstance, Route
 
 endpoints = EndpointTable("instances")
+ModelT = TypeVar("ModelT", bound=BaseModel)
 USERS = [Role.MEMBER, Role.ADMIN]
 INSTANCE_ID = "{id}"
 LIST_PARAMETERS = {
@@ -89,7 +91,15 @@ async def checked_route(call: Call[Any]) -> Route:
 
 
 def answer_instance(instance: dict[str, Any], status: int = 200) -> web.StreamResponse:
-    return json_response(InstanceEnvelope(instance=Instance.model_validate(instance)), status)
+    return json_response(InstanceEnvelope(instance=validated(Instance, instance)), status)
+
+
+def validated(model: type[ModelT], document: dict[str, Any]) -> ModelT:
+    """Check what zones below answered before passing it on: never a 500 for their garbage."""
+    try:
+        return model.model_validate(document)
+    except ValidationError as exc:
+        raise ChildError("a zone below answered an instance in another shape") from exc
 
 
 @endpoints.route(
@@ -150,7 +160,7 @@ async def list_instances(call: Call[None]) -> web.StreamResponse:
         async with call.app[SESSIONS].begin() as session:
             after = await listing.resolve_marker(session, query["marker"], client)
     page = await listing.list_page(route, client, after, limit, client is None)
-    return json_response(Instances.model_validate(page))
+    return json_response(validated(Instances, page))
 
 
 @endpoints.route(

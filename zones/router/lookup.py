@@ -38,12 +38,23 @@ async def find(route: Route, instance_id: str, client: str | None) -> dict[str, 
             answer = await route.send(child, "GET", f"/instances/{instance_id}")
         except (ChildError, ChildTimeout):
             return unknown(snapshot)
+        instance = instance_in(answer.body)
+        if answer.status == 200 and instance is not None:
+            return through(route, instance)
         if answer.status == 200:
-            return through(route, answer.body["instance"])
+            raise ChildError(f"{child.name} answered an instance in another shape")
         if answer.status == 404:
             await forget_mapping(route, instance_id)
         raise instances.not_found(instance_id)
     return await search_children(route, instance_id, client)
+
+
+def instance_in(body: Any) -> dict[str, Any] | None:
+    """The instance of a child's `{"instance": {...}}` answer, if it has that shape."""
+    instance = body.get("instance") if isinstance(body, dict) else None
+    if isinstance(instance, dict) and isinstance(instance.get("id"), str):
+        return instance
+    return None
 
 
 async def cached_route(
@@ -89,8 +100,9 @@ async def search_children(route: Route, instance_id: str, client: str | None) ->
             answer = await route.send(child, "GET", f"/instances/{instance_id}")
         except (ChildError, ChildTimeout):
             return None
-        if answer.status == 200 and isinstance(answer.body, dict):
-            return child, answer.body["instance"]
+        instance = instance_in(answer.body)
+        if answer.status == 200 and instance is not None:
+            return child, instance
         return None
 
     for found in await asyncio.gather(*(ask(child) for child in children)):

@@ -250,7 +250,7 @@ async def try_child(route: Route, child: ChildZone, new: NewInstance) -> dict[st
     except ChildError as exc:
         return NotPlaced(exc.detail, declined=False)
     body = answer.body if isinstance(answer.body, dict) else {}
-    if answer.status == 201 and isinstance(body.get("instance"), dict):
+    if answer.status == 201 and isinstance(body.get("instance"), dict) and "id" in body["instance"]:
         instance = through(route, body["instance"])
         await record_mapping(route, child.id, new.client, "ACTIVE", instance)
         return instance
