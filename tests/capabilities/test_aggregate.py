@@ -16,9 +16,10 @@ from functools import reduce
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.capabilities.strategies import FAST, KEYS, SOURCE, VALUES
 from zones.capabilities.aggregate import (
     Aggregate,
     FreeAmount,
@@ -38,25 +39,6 @@ from zones.capabilities.values import (
     CapabilityValue,
     type_of,
 )
-
-FAST = settings(max_examples=150, deadline=None, database=None)
-
-
-KEYS = st.sampled_from(["a", "b", "gpu", "os"])
-
-
-VALUES: st.SearchStrategy[CapabilityValue] = st.one_of(
-    st.sampled_from(["linux", "windows", "na", ""]),
-    # Capability strings are printable: control characters are refused at the door.
-    st.text(st.characters(min_codepoint=32, exclude_characters="\x7f"), max_size=4),
-    st.integers(min_value=-4, max_value=4).map(float),
-    st.floats(allow_nan=False, allow_infinity=False),
-    st.booleans(),
-)
-
-
-SOURCE = st.dictionaries(KEYS, VALUES, max_size=4)
-
 
 SOURCES = st.lists(SOURCE, max_size=6)
 

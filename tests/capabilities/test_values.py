@@ -7,9 +7,9 @@ import math
 import re
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given
 
+from tests.capabilities.strategies import FAST, SOURCE
 from zones.capabilities.aggregate import (
     KeyAggregate,
     aggregate,
@@ -25,25 +25,6 @@ from zones.capabilities.values import (
     summarize,
     type_of,
 )
-
-FAST = settings(max_examples=150, deadline=None, database=None)
-
-
-KEYS = st.sampled_from(["a", "b", "gpu", "os"])
-
-
-VALUES: st.SearchStrategy[CapabilityValue] = st.one_of(
-    st.sampled_from(["linux", "windows", "na", ""]),
-    # Capability strings are printable: control characters are refused at the door.
-    st.text(st.characters(min_codepoint=32, exclude_characters="\x7f"), max_size=4),
-    st.integers(min_value=-4, max_value=4).map(float),
-    st.floats(allow_nan=False, allow_infinity=False),
-    st.booleans(),
-)
-
-
-SOURCE = st.dictionaries(KEYS, VALUES, max_size=4)
-
 
 # --- values ---------------------------------------------------------------------------------
 
