@@ -203,3 +203,36 @@ async def test_bad_reads_are_4xx_naming_the_parameter(
     answer = await alice.call("GET", path)
     assert answer.status == status
     assert answer.problem["detail"].startswith(named)
+
+
+async def test_concurrent_first_tries_with_one_id_allocate_once(alice: Api, admin: Api) -> None:
+    body = create("same", id=str(uuid.uuid4()), resources={"ram_mb": 1000})
+    answers = await asyncio.gather(
+        *(alice.call("POST", "/instances", json_body=body) for _ in range(8))
+    )
+    assert {answer.status for answer in answers} == {201}
+    assert len({answer.body["instance"]["id"] for answer in answers}) == 1
+    assert len((await alice.call("GET", "/instances")).body["instances"]) == 1
+    assert sum((await free_ram(admin)).values()) == 8192 - 1000
+
+
+async def test_concurrent_deletes_free_the_allocation_once(alice: Api, admin: Api) -> None:
+    made = await alice.call("POST", "/instances", json_body=create("d", resources={"ram_mb": 1000}))
+    path = f"/instances/{made.body['instance']['id']}"
+    answers = await asyncio.gather(*(alice.call("DELETE", path) for _ in range(6)))
+    assert sorted(answer.status for answer in answers) == [204] + [404] * 5
+    assert await free_ram(admin) == {"h1": 4096.0, "h2": 4096.0}
+
+
+async def test_a_re_registered_host_never_shows_more_free_than_it_has(
+    alice: Api, admin: Api
+) -> None:
+    made = await alice.call("POST", "/instances", json_body=create("r", resources={"ram_mb": 3000}))
+    host = made.body["instance"]["host"]
+    assert (await admin.call("DELETE", f"/hosts/{host}")).status == 204
+    beat = {"capabilities": {"os": "linux"}, "inventory": {"ram_mb": 4096, "vcpus": 4}}
+    await admin.call("PUT", f"/hosts/{host}", json_body={"host": beat})
+    assert (await alice.call("DELETE", f"/instances/{made.body['instance']['id']}")).status == 204
+    hosts = {h["name"]: h for h in (await admin.call("GET", "/hosts")).body["hosts"]}
+    assert hosts[host]["allocations"]["ram_mb"] == 0.0
+    assert hosts[host]["free"]["ram_mb"] == 4096.0

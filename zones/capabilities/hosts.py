@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import case, delete, select, update
 from sqlalchemy.orm import selectinload
 
 from zones.auth.roles import Identity, Role
@@ -140,46 +140,46 @@ def host_record(host: LiveHost) -> dict[str, Any]:
     }
 
 
-class _NoRoom(Exception):
-    """One of the amounts did not fit: roll this host's allocation back."""
-
-
 async def allocate(session: AsyncSession, name: str, resources: Mapping[str, float]) -> bool:
     """Take `resources` from a live host's free inventory, all or nothing.
 
     Each amount is one conditional UPDATE (`total - used >= amount`), which the
     database evaluates under its row lock, so no interleaving of concurrent
     creates can drive a host's free inventory below zero, on SQLite or PostgreSQL.
+    When one amount does not fit, the ones already taken are given back in the
+    same transaction. (Not a savepoint: with SQLite's driver a savepoint opened
+    before any write becomes the outer transaction, and its release commits
+    the allocation on its own, before the instance that owns it.)
     """
     live = select(Host.name).where(Host.name == name, Host.expires_at > utcnow())
-    try:
-        async with session.begin_nested():
-            for resource, amount in resources.items():
-                if amount == 0:
-                    continue
-                taken = await session.execute(
-                    update(HostResource)
-                    .where(
-                        HostResource.host_name.in_(live),
-                        HostResource.resource == resource,
-                        HostResource.total - HostResource.used >= amount,
-                    )
-                    .values(used=HostResource.used + amount)
-                    .execution_options(synchronize_session=False)
-                )
-                if taken.rowcount != 1:  # type: ignore[attr-defined]
-                    raise _NoRoom
-    except _NoRoom:
-        return False
+    taken: dict[str, float] = {}
+    for resource, amount in resources.items():
+        if amount == 0:
+            continue
+        result = await session.execute(
+            update(HostResource)
+            .where(
+                HostResource.host_name.in_(live),
+                HostResource.resource == resource,
+                HostResource.total - HostResource.used >= amount,
+            )
+            .values(used=HostResource.used + amount)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            await release(session, name, taken)
+            return False
+        taken[resource] = amount
     return True
 
 
 async def release(session: AsyncSession, name: str, resources: Mapping[str, float]) -> None:
-    """Give back what `allocate` took (a host that is gone has nothing to give back to)."""
+    """Give back what `allocate` took, never below zero (the host may have been re-registered)."""
     for resource, amount in resources.items():
+        remaining = HostResource.used - amount
         await session.execute(
             update(HostResource)
             .where(HostResource.host_name == name, HostResource.resource == resource)
-            .values(used=HostResource.used - amount)
+            .values(used=case((remaining < 0, 0.0), else_=remaining))
             .execution_options(synchronize_session=False)
         )

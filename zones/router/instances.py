@@ -7,7 +7,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from zones.capabilities.hosts import release
@@ -43,10 +43,18 @@ async def find_visible(
     return instance
 
 
-async def remove(session: AsyncSession, instance: Instance) -> None:
+async def remove(session: AsyncSession, instance: Instance) -> bool:
+    """Delete the instance and free what it held; False when a concurrent delete won."""
+    removed = await session.execute(
+        delete(Instance)
+        .where(Instance.id == instance.id)
+        .execution_options(synchronize_session=False)
+    )
+    if removed.rowcount != 1:  # type: ignore[attr-defined]
+        return False  # only the delete that removed the row gives its allocation back
     if instance.host is not None and instance.status == "ACTIVE":
         await release(session, instance.host, instance.resources)
-    await session.delete(instance)
+    return True
 
 
 async def count(session: AsyncSession) -> int:

@@ -118,7 +118,8 @@ async def delete(route: Route, instance_id: str, client: str | None) -> None:
     async with route.sessions.begin() as session:
         row = await instances.find_visible(session, instance_id, client)
         if row is not None:
-            await instances.remove(session, row)
+            if not await instances.remove(session, row):
+                raise instances.not_found(instance_id)
             return
         mapping, child = await mapped_child(session, instance_id, client)
     if child is None:
