@@ -323,7 +323,8 @@ def hanging_child(instance: dict[str, Any]) -> web.Application:
         return web.json_response(info)
 
     async def create_one(request: web.Request) -> web.Response:
-        return web.json_response({"instance": instance}, status=201)
+        asked = (await request.json())["instance"]["id"]  # a zone answers for the id it was given
+        return web.json_response({"instance": {**instance, "id": asked}}, status=201)
 
     async def hang(request: web.Request) -> web.Response:
         await asyncio.sleep(60)
@@ -365,7 +366,9 @@ async def test_a_child_that_hangs_costs_a_list_no_more_than_child_timeout(
     listed = (await admin.call("GET", "/instances")).body
     assert time.monotonic() - started < 1.0 + 1.5
     assert listed["unreachable_zones"] == ["hangs"]
-    assert [(i["id"], i["status"]) for i in listed["instances"]] == [(instance["id"], "UNKNOWN")]
+    assert [(i["id"], i["status"]) for i in listed["instances"]] == [
+        (made.body["instance"]["id"], "UNKNOWN")
+    ]
 
 
 async def test_a_requirement_met_by_a_zone_above_is_not_asked_again_below(
@@ -391,4 +394,39 @@ async def test_a_child_answering_a_malformed_instance_is_a_502_not_a_500(
     assert (await tree.admins["root"].call("POST", "/zones", json_body=body)).status == 201
     made = await tree.admins["root"].call("POST", "/instances", json_body=create("x"))
     assert made.status == 502
-    assert "another shape" in made.problem["detail"]
+    assert "answered a create with another instance" in made.problem["detail"]
+
+
+async def test_x_zones_headers_count_only_with_a_parents_service_token(
+    http: aiohttp.ClientSession, zones: ZoneStarter
+) -> None:
+    tree = await build(http, zones)
+    direct = tree.admins["dc-windows"]  # an admin of the zone, but no parent's service token
+    sneaky = await direct.call(
+        "POST",
+        "/instances",
+        json_body=create("s", requirements={"region": "na"}),
+        headers={"X-Zones-Settled": "region", "X-Zones-Placement": "forwarded"},
+    )
+    # region "na" is not this zone's: the header did not settle it, and the fault is kept.
+    assert sneaky.status == 201
+    assert sneaky.body["instance"]["status"] == "ERROR"
+
+
+@pytest.mark.parametrize(
+    "after",
+    [
+        "2024-01-01T00:00:00,x",
+        "0001-01-01T00:00:00+14:00,x",
+        "nonsense",
+        "2024-01-01T00:00:00Z,no-uuid",
+    ],
+)
+async def test_a_bad_after_parameter_is_400(
+    http: aiohttp.ClientSession, zones: ZoneStarter, after: str
+) -> None:
+    zone = await zones("solo")
+    admin = await Api(http, zone.url).as_user()
+    answer = await admin.call("GET", f"/instances?after={after}")
+    assert answer.status == 400
+    assert answer.problem["detail"].startswith("after:")

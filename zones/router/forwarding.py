@@ -33,6 +33,7 @@ PATH_HEADER = "X-Zones-Path"
 PLACEMENT_HEADER = "X-Zones-Placement"
 SETTLED_HEADER = "X-Zones-Settled"
 MAX_HOPS = 16
+FROM_PARENT_KEY = web.RequestKey("from_parent", bool)
 CONNECT_ATTEMPTS = 3
 
 
@@ -47,12 +48,20 @@ def visited_path(request: web.Request, own_uuid: str) -> list[str]:
     return [*visited, own_uuid]
 
 
+def from_a_parent(request: web.Request) -> bool:
+    """Whether a verified service token came with the request (see check_service_token)."""
+    return bool(request.get(FROM_PARENT_KEY))
+
+
 def is_forwarded_create(request: web.Request) -> bool:
-    return request.headers.get(PLACEMENT_HEADER) == "forwarded"
+    """Only a parent may ask for "nothing fits" as an answer instead of a kept fault."""
+    return from_a_parent(request) and request.headers.get(PLACEMENT_HEADER) == "forwarded"
 
 
 def settled_keys(request: web.Request) -> frozenset[str]:
-    """Requirement keys the zones above already met; malformed entries are ignored."""
+    """Requirement keys the zones above already met (from a parent only; else none)."""
+    if not from_a_parent(request):
+        return frozenset()
     raw = request.headers.get(SETTLED_HEADER, "")
     return frozenset(key for key in raw.split(",") if KEY_PATTERN.fullmatch(key))
 
@@ -68,6 +77,7 @@ async def check_service_token(request: web.Request, verifier: TokenVerifier) -> 
         raise Unauthorized(f"{SERVICE_TOKEN_HEADER}: {exc.detail}") from exc
     if identity.roles.isdisjoint({"service", "admin"}):
         raise Unauthorized(f"{SERVICE_TOKEN_HEADER}: not a service account's token")
+    request[FROM_PARENT_KEY] = True
 
 
 def caller_token(request: web.Request) -> str:

@@ -12,7 +12,8 @@ pages correctly even when it belongs to a zone that is down.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+import re
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -20,6 +21,7 @@ from sqlalchemy import select
 
 from zones.errors import BadRequest, ChildError, ChildTimeout
 from zones.node.database import AsyncSession
+from zones.node.fields import UUID_PATTERN
 from zones.router import instances
 from zones.router.instance_models import InstanceMapping
 from zones.router.models import ChildZone
@@ -33,15 +35,34 @@ def order_key(instance: dict[str, Any]) -> tuple[str, str]:
     return created.isoformat(), str(instance["id"])
 
 
+def well_formed(item: Any) -> bool:
+    """An instance a child listed has what merging needs; a child that sends less is down."""
+    if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+        return False
+    try:
+        return (
+            datetime.fromisoformat(str(item.get("created_at")).replace("Z", "+00:00")).tzinfo
+            is not None
+        )
+    except ValueError:
+        return False
+
+
 def parse_after(raw: str | None) -> Position | None:
     """The internal `after` parameter parents send: `<created_at>,<id>`."""
     if raw is None:
         return None
     created, _, instance_id = raw.partition(",")
     try:
-        return datetime.fromisoformat(created), instance_id
-    except ValueError as exc:
-        raise BadRequest(f"after: {raw[:80]!r} is not <created_at>,<id>") from exc
+        moment = datetime.fromisoformat(created)
+        if moment.tzinfo is None:
+            raise ValueError("no time zone")
+        moment = moment.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
+        raise BadRequest(f"after: {raw[:80]!r} is not <created_at with zone>,<id>") from exc
+    if not re.fullmatch(UUID_PATTERN, instance_id):
+        raise BadRequest(f"after: {instance_id[:80]!r} is not an instance id")
+    return moment, instance_id
 
 
 async def resolve_marker(session: AsyncSession, marker: str, client: str | None) -> Position:
@@ -98,9 +119,10 @@ async def child_page(
         try:
             answer = await route.send(child, "GET", f"/instances?{urlencode(parameters)}")
             body = answer.body if isinstance(answer.body, dict) else {}
-            if answer.status == 200 and isinstance(body.get("instances"), list):
-                items = [through(route, item) for item in body["instances"]]
-                return items, body.get("next_marker") is not None, None
+            items = body.get("instances")
+            if answer.status == 200 and isinstance(items, list) and all(map(well_formed, items)):
+                shown = [through(route, item) for item in items]
+                return shown, body.get("next_marker") is not None, None
         except (ChildError, ChildTimeout):
             pass
     return await unknown_page(route, child, client, after, limit), False, child.name

@@ -45,7 +45,8 @@ async def find(route: Route, instance_id: str, client: str | None) -> dict[str, 
             raise ChildError(f"{child.name} answered an instance in another shape")
         if answer.status == 404:
             await forget_mapping(route, instance_id)
-        raise instances.not_found(instance_id)
+            raise instances.not_found(instance_id)
+        return unknown(snapshot)  # the child answered, but not about the instance: unknown now
     return await search_children(route, instance_id, client)
 
 

@@ -250,11 +250,21 @@ async def try_child(route: Route, child: ChildZone, new: NewInstance) -> dict[st
     except ChildError as exc:
         return NotPlaced(exc.detail, declined=False)
     body = answer.body if isinstance(answer.body, dict) else {}
-    if answer.status == 201 and isinstance(body.get("instance"), dict) and "id" in body["instance"]:
-        instance = through(route, body["instance"])
+    placed = body.get("instance")
+    if answer.status == 201 and isinstance(placed, dict):
+        if placed.get("id") != new.id or placed.get("client") != new.client:
+            raise ChildError(f"{child.name} answered a create with another instance")
+        instance = through(route, placed)
         await record_mapping(route, child.id, new.client, "ACTIVE", instance)
         return instance
     detail = str(body.get("detail", ""))[:300] or f"answered {answer.status}"
+    if answer.status in (502, 504):
+        # Below it, a zone may have placed it and lost the answer: only a retry there is safe.
+        await record_mapping(route, child.id, new.client, "PENDING", new.body()["instance"])
+        raise (ChildTimeout if answer.status == 504 else ChildAnswerLost)(
+            f"{child.name}: {detail}; retry with the same id ({new.id}): "
+            "it will not be placed twice"
+        )
     if answer.status == 409 and body.get("reason") == "nothing-fits":
         return NotPlaced(detail, declined=True)
     if answer.status == 409:
@@ -268,7 +278,12 @@ async def record_mapping(
     route: Route, child_id: int, client: str, state: str, snapshot: dict[str, Any]
 ) -> None:
     created = snapshot.get("created_at")
-    created_at = datetime.fromisoformat(created) if isinstance(created, str) else utcnow()
+    try:
+        created_at = datetime.fromisoformat(str(created).replace("Z", "+00:00"))
+        if created_at.tzinfo is None:
+            raise ValueError("no time zone")
+    except ValueError:
+        created_at = utcnow()
     values = {
         "instance_id": snapshot["id"],
         "child_id": child_id,
@@ -278,6 +293,10 @@ async def record_mapping(
         "created_at": created_at,
     }
     async with route.sessions.begin() as session:
+        if state == "PENDING":
+            known = await session.get(InstanceMapping, snapshot["id"])
+            if known is not None and known.state == "ACTIVE":
+                return  # what is known to be placed stays known
         # One statement: concurrent retries of one create all record the same mapping.
         await upsert(session, InstanceMapping, values, keys=["instance_id"])
     if state == "ACTIVE":
