@@ -430,3 +430,49 @@ async def test_a_bad_after_parameter_is_400(
     answer = await admin.call("GET", f"/instances?after={after}")
     assert answer.status == 400
     assert answer.problem["detail"].startswith("after:")
+
+
+async def test_concurrent_first_creates_with_one_id_make_one_instance_in_the_tree(
+    http: aiohttp.ClientSession, zones: ZoneStarter
+) -> None:
+    tree = Tree(http)
+    root = await tree.start(zones, "root")
+    for name in ("c1", "c2"):
+        await tree.start(zones, name, auth={"trusted_issuers": [root.url]})
+        await tree.heartbeat(name, f"{name}-h", inventory={"ram_mb": 1000})
+        await tree.add_child("root", name)
+    await tree.poll("root")
+    admin = tree.admins["root"]
+    ids = [str(uuid.uuid4()) for _ in range(2)]
+    for instance_id in ids:  # the first takes 600 of 1000: a second copy would not fit there
+        body = create("one", id=instance_id, resources={"ram_mb": 600})
+        answers = await asyncio.gather(
+            *(admin.call("POST", "/instances", json_body=body) for _ in range(6))
+        )
+        assert {answer.status for answer in answers} == {201}
+        assert len({answer.body["instance"]["zone"] for answer in answers}) == 1
+    held = []
+    for name in ("c1", "c2"):
+        held += [
+            i["id"]
+            for i in (await tree.admins[name].call("GET", "/instances?all_clients=true")).body[
+                "instances"
+            ]
+        ]
+    assert sorted(held) == sorted(ids)
+
+
+async def test_a_marker_the_root_has_no_mapping_for_still_pages(
+    http: aiohttp.ClientSession, zones: ZoneStarter
+) -> None:
+    tree = await build(http, zones)
+    alice = await member(tree, "alice")
+    at_child = Api(http, tree.zones["dc-windows"].url, alice.token)  # entering lower down
+    direct = (await at_child.call("POST", "/instances", json_body=create("direct"))).body
+    through_root = create("via-root", requirements={"os": "windows"})
+    via_root = (await alice.call("POST", "/instances", json_body=through_root)).body
+    first = (await alice.call("GET", "/instances?limit=1")).body
+    assert [i["id"] for i in first["instances"]] == [direct["instance"]["id"]]
+    second = await alice.call("GET", f"/instances?limit=1&marker={first['next_marker']}")
+    assert second.status == 200, second
+    assert [i["id"] for i in second.body["instances"]] == [via_root["instance"]["id"]]

@@ -157,8 +157,7 @@ async def list_instances(call: Call[None]) -> web.StreamResponse:
     limit = instances.page_limit(query.get("limit"))
     after = listing.parse_after(query.get("after"))
     if query.get("marker") is not None:
-        async with call.app[SESSIONS].begin() as session:
-            after = await listing.resolve_marker(session, query["marker"], client)
+        after = await listing.resolve_marker(route, query["marker"], client)
     page = await listing.list_page(route, client, after, limit, client is None)
     return json_response(validated(Instances, page))
 

@@ -19,10 +19,10 @@ from urllib.parse import urlencode
 
 from sqlalchemy import select
 
-from zones.errors import BadRequest, ChildError, ChildTimeout
+from zones.errors import BadRequest, ChildError, ChildTimeout, NotFound
 from zones.node.database import AsyncSession
 from zones.node.fields import UUID_PATTERN
-from zones.router import instances
+from zones.router import instances, lookup
 from zones.router.instance_models import InstanceMapping
 from zones.router.models import ChildZone
 from zones.router.routing import Route, local_view, through, unknown
@@ -65,14 +65,26 @@ def parse_after(raw: str | None) -> Position | None:
     return moment, instance_id
 
 
-async def resolve_marker(session: AsyncSession, marker: str, client: str | None) -> Position:
-    row = await instances.find_visible(session, marker, client)
-    if row is not None:
-        return row.created_at, row.id
-    mapping = await session.get(InstanceMapping, marker)
+async def resolve_marker(route: Route, marker: str, client: str | None) -> Position:
+    """Where a marker stands: from this zone's rows and mappings, else by finding it below
+    (a page can show instances this zone has no mapping for, made by entering lower down)."""
+    async with route.sessions.begin() as session:
+        row = await instances.find_visible(session, marker, client)
+        if row is not None:
+            return row.created_at, row.id
+        mapping = await session.get(InstanceMapping, marker)
     if mapping is not None and (client is None or mapping.client == client):
         return mapping.created_at, mapping.instance_id
-    raise BadRequest(f"marker: {marker!r} is not an instance this caller can see")
+    refused = BadRequest(f"marker: {marker[:80]!r} is not an instance this caller can see")
+    if not re.fullmatch(UUID_PATTERN, marker):
+        raise refused
+    try:
+        found = await lookup.find(route, marker, client)
+    except NotFound as exc:
+        raise refused from exc
+    if not well_formed(found):
+        raise refused
+    return datetime.fromisoformat(str(found["created_at"]).replace("Z", "+00:00")), marker
 
 
 async def list_page(

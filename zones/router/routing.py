@@ -137,6 +137,11 @@ def unknown(snapshot: dict[str, Any]) -> dict[str, Any]:
 
 
 async def create(route: Route, new: NewInstance, forwarded: bool) -> dict[str, Any]:
+    async with route.cache.creating(new.id):
+        return await create_once(route, new, forwarded)
+
+
+async def create_once(route: Route, new: NewInstance, forwarded: bool) -> dict[str, Any]:
     async with route.sessions.begin() as session:
         existing = await session.get(InstanceRow, new.id)
         if existing is not None:

@@ -11,8 +11,11 @@ changes reach the hot path within that time.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -39,6 +42,24 @@ class RoutingCache:
         self._children: dict[int, ChildZone] = {}
         self._children_read_at = float("-inf")
         self._mappings: OrderedDict[str, CachedMapping] = OrderedDict()
+        self._creating: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def creating(self, instance_id: str) -> AsyncIterator[None]:
+        """One create per id at a time in this process: a concurrent retry waits for the
+        first, then finds what it made, instead of placing a second copy elsewhere.
+        (Several worker processes over one database would need a claim row instead.)"""
+        lock, waiting = self._creating.get(instance_id, (asyncio.Lock(), 0))
+        self._creating[instance_id] = (lock, waiting + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, waiting = self._creating[instance_id]
+            if waiting == 1:
+                del self._creating[instance_id]
+            else:
+                self._creating[instance_id] = (lock, waiting - 1)
 
     def mapping(self, instance_id: str) -> CachedMapping | None:
         found = self._mappings.get(instance_id)
