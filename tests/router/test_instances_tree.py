@@ -476,3 +476,16 @@ async def test_a_marker_the_root_has_no_mapping_for_still_pages(
     second = await alice.call("GET", f"/instances?limit=1&marker={first['next_marker']}")
     assert second.status == 200, second
     assert [i["id"] for i in second.body["instances"]] == [via_root["instance"]["id"]]
+
+
+async def test_instances_made_by_entering_lower_down_are_listed_at_the_root(
+    http: aiohttp.ClientSession, zones: ZoneStarter
+) -> None:
+    tree = await build(http, zones)
+    alice = await member(tree, "alice")
+    at_child = Api(http, tree.zones["dc-windows"].url, alice.token)
+    direct = (await at_child.call("POST", "/instances", json_body=create("direct"))).body
+    await tree.poll("root")  # the root learns that dc-windows holds instances
+    listed = (await alice.call("GET", "/instances")).body
+    assert [i["id"] for i in listed["instances"]] == [direct["instance"]["id"]]
+    assert listed["instances"][0]["path"] == ["root", "dc-windows"]

@@ -93,6 +93,7 @@ async def list_page(
     async with route.sessions.begin() as session:
         own = [local_view(row) for row in await instances.page(session, client, after, limit + 1)]
         children = await children_holding(session, client)
+    children += await children_reporting_instances(route, {child.id for child in children})
     pages = await asyncio.gather(
         *(child_page(route, child, client, after, limit, all_clients) for child in children)
     )
@@ -113,6 +114,19 @@ async def children_holding(session: AsyncSession, client: str | None) -> list[Ch
         holding = holding.where(InstanceMapping.client == client)
     query = select(ChildZone).where(ChildZone.id.in_(holding.distinct())).order_by(ChildZone.id)
     return list(await session.scalars(query))
+
+
+async def children_reporting_instances(route: Route, known: set[int]) -> list[ChildZone]:
+    """Children with instances this zone has no mapping for (made by entering lower down),
+    as their last poll counted them. Until zones report per-client counts, any count."""
+    return [
+        child
+        for child in await route.cache.children()
+        if child.id not in known
+        and child.is_healthy
+        and child.last_info is not None
+        and int(child.last_info.get("instances", 0)) > 0
+    ]
 
 
 async def child_page(

@@ -77,9 +77,15 @@ class RoutingCache:
         self._mappings.pop(instance_id, None)
 
     async def child(self, child_id: int) -> ChildZone | None:
+        return (await self._fresh_children()).get(child_id)
+
+    async def children(self) -> list[ChildZone]:
+        return list((await self._fresh_children()).values())
+
+    async def _fresh_children(self) -> dict[int, ChildZone]:
         if time.monotonic() - self._children_read_at > self._children_ttl:
             async with self._sessions.begin() as session:
                 rows = await session.scalars(select(ChildZone))
                 self._children = {row.id: row for row in rows}
             self._children_read_at = time.monotonic()
-        return self._children.get(child_id)
+        return self._children
