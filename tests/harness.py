@@ -10,6 +10,7 @@ import asyncio
 import io
 import json
 import os
+import socket
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -202,6 +203,22 @@ class ZoneProcess:
         if self.process is not None and self.process.returncode is None:
             self.process.terminate()
             await self.process.wait()
+
+
+def free_ports(count: int) -> list[int]:
+    """Loopback ports free right now (for zones that must keep their port across a restart)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def free_port() -> int:
+    return free_ports(1)[0]
 
 
 async def eventually(

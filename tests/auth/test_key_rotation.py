@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import aiohttp
 
-from tests.harness import Api, eventually, start_zone, zone_settings
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.harness import Api, eventually, free_port, start_zone, zone_settings
 
 
 async def test_a_rotated_issuer_key_is_fetched_again(

@@ -14,18 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.harness import Api
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [int(sock.getsockname()[1]) for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
+from tests.harness import Api, free_ports
 
 
 def listening(port: int) -> bool:

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import aiohttp
 
 from tests.conftest import ZoneStarter
-from tests.harness import Api, ZoneProcess, write_config
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.harness import Api, ZoneProcess, free_port, write_config
 
 
 async def test_kill_9_and_restart_keeps_uuid_users_keys_tokens_and_children(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import uuid
 from pathlib import Path
 from typing import Any
@@ -11,17 +10,11 @@ from typing import Any
 import aiohttp
 
 from tests.conftest import ZoneStarter
-from tests.harness import Answer, Api, ZoneProcess, write_config
+from tests.harness import Answer, Api, ZoneProcess, free_port, write_config
 from zones.node.appkeys import POLLER
 
 BURST = 40
 KILL_AFTER = 8
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def create(instance_id: str) -> dict[str, Any]:

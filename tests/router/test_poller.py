@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable
 
 import aiohttp
@@ -10,7 +9,7 @@ import pytest
 from aiohttp import web
 
 from tests.conftest import ZoneStarter
-from tests.harness import eventually
+from tests.harness import eventually, free_port
 from tests.router.fake_child import AppServer, FakeChild, serve_app, zone_info_body
 from tests.router.tree import Tree
 
@@ -95,16 +94,10 @@ async def test_an_unchanged_child_answers_304_and_a_change_is_seen(
     assert conditional.headers["ETag"] == etag
 
 
-def reserve_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 async def test_a_killed_child_goes_offline_leaves_the_aggregate_and_comes_back(
     tree: Tree, zones: ZoneStarter
 ) -> None:
-    port = reserve_port()
+    port = free_port()
     await tree.start(zones, "root")
     leaf = await tree.start(zones, "leaf", zone={"listen": f"127.0.0.1:{port}"})
     await tree.add_child("root", "leaf")
@@ -248,7 +241,7 @@ async def test_a_zone_add_that_would_close_a_loop_is_refused(
 async def test_the_poller_renews_a_token_the_child_no_longer_accepts(
     tree: Tree, zones: ZoneStarter
 ) -> None:
-    port = reserve_port()
+    port = free_port()
     await tree.start(zones, "root")
     leaf = await tree.start(zones, "leaf", zone={"listen": f"127.0.0.1:{port}"})
     await tree.add_child("root", "leaf")
