@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from aiohttp import web
 
-from zones.auth import users
+from zones.auth import client_index, users
 from zones.auth.models import User as UserRow
 from zones.auth.passwords import hash_password
 from zones.auth.roles import Role
 from zones.auth.schemas import (
     Endpoint,
     Jwks,
+    LookupAnswer,
     TokenAnswer,
     TokenRequest,
     TokenUser,
@@ -19,9 +23,12 @@ from zones.auth.schemas import (
     UserEnvelope,
     Users,
 )
+from zones.errors import BadRequest, Forbidden, NotFound
 from zones.node.appkeys import SESSIONS, SETTINGS, SIGNING_KEY, TOKEN_ISSUER
 from zones.node.endpoints import Call, EndpointTable, json_response
 from zones.node.fields import ACCOUNT_NAME_PATTERN
+from zones.router.client_lookup import ask_children
+from zones.router.instance_handlers import checked_route
 
 endpoints = EndpointTable("auth")
 
@@ -43,14 +50,55 @@ async def issue_token(call: Call[TokenRequest]) -> web.StreamResponse:
         found = await users.find_user(session, call.body.username)
     user = await users.check_password(found, call.body.password)
     issued = call.app[TOKEN_ISSUER].issue(user.name, user.client, user.roles)
-    settings = call.app[SETTINGS]
+    here = here_of(call)
+    async with call.app[SESSIONS].begin() as session:
+        lowest = await client_index.answer_for(session, user.client, here)
     answer = TokenAnswer(
         token=issued.token,
         expires_at=issued.expires_at,
         user=TokenUser(name=user.name, client=user.client, roles=user.roles),
-        endpoint=Endpoint(name=settings.zone.name, url=settings.url),
+        endpoint=Endpoint(**(lowest or here.answer())["zone"]),
     )
     return json_response(answer, status=201)
+
+
+def here_of(call: Call[Any]) -> client_index.Here:
+    settings = call.app[SETTINGS]
+    return client_index.Here(settings.zone.name, settings.url)
+
+
+def client_parameter(call: Call[None]) -> str:
+    """The `client` asked about; a member may ask only about its own."""
+    client = call.request.query.get("client")
+    if client is None:
+        raise BadRequest("client: required, e.g. /auth/lookup?client=acme")
+    if not re.fullmatch(ACCOUNT_NAME_PATTERN, client):
+        raise BadRequest(f"client: {client[:100]!r} does not match {ACCOUNT_NAME_PATTERN}")
+    caller = call.caller
+    if caller.roles.isdisjoint({Role.ADMIN, Role.SERVICE}) and client != caller.client:
+        raise Forbidden(f"user {caller.username!r} may ask only about its own client")
+    return client
+
+
+@endpoints.route(
+    "GET",
+    "/auth/lookup",
+    summary="The lowest zone in this subtree that manages a client (from the index, no fan-out)",
+    roles=[Role.ADMIN, Role.SERVICE, Role.MEMBER],
+    response=LookupAnswer,
+    query={"client": "the client asked about (members: their own only)"},
+)
+async def lookup_client(call: Call[None]) -> web.StreamResponse:
+    client = client_parameter(call)
+    here = here_of(call)
+    async with call.app[SESSIONS].begin() as session:
+        untrusted = await client_index.rebuilding(session)
+        lowest = None if untrusted else await client_index.answer_for(session, client, here)
+    if untrusted:
+        lowest = await ask_children(await checked_route(call), client, here)
+    if lowest is None:
+        raise NotFound(f"no zone in this subtree manages client {client!r}")
+    return json_response(LookupAnswer(client=client, **lowest))
 
 
 @endpoints.route(

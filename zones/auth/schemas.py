@@ -29,6 +29,14 @@ class Endpoint(ResponseModel):
     url: str
 
 
+class LookupAnswer(ResponseModel):
+    """The lowest zone that manages a client, and the way to it from the zone asked."""
+
+    client: str
+    zone: Endpoint
+    path: list[str]
+
+
 class TokenAnswer(ResponseModel):
     token: str
     expires_at: datetime

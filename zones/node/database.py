@@ -112,11 +112,15 @@ async def upsert(
     One statement (not a read then a write) so that two writers of the same row
     never both insert; `update` names the columns to overwrite (all but keys by default).
     """
-    dialect = session.get_bind().dialect.name
-    insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
-    statement = insert(table).values(**values)
+    statement = dialect_insert(session, table).values(**values)
     columns = update if update is not None else [name for name in values if name not in keys]
     statement = statement.on_conflict_do_update(
         index_elements=keys, set_={name: statement.excluded[name] for name in columns}
     )
     await session.execute(statement)
+
+
+def dialect_insert(session: AsyncSession, table: type[Base]) -> Any:
+    """An INSERT with this backend's ON CONFLICT support (SQLite and PostgreSQL spell it alike)."""
+    dialect = session.get_bind().dialect.name
+    return (sqlite_insert if dialect == "sqlite" else postgresql_insert)(table)

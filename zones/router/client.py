@@ -35,6 +35,7 @@ from zones.node.request_ids import REQUEST_ID_HEADER
 from zones.router.schemas import ZoneInfo
 
 MAX_ANSWER_BYTES = 8 * 1024 * 1024
+LOOKUP_HEADER = "X-Zones-Lookup"  # a child's client index news (zones.auth.client_index)
 
 
 @dataclass(frozen=True)
@@ -119,8 +120,9 @@ class ChildClient:
         headers: dict[str, str],
         request_id: str,
         payload: dict[str, Any] | None = None,
-    ) -> tuple[int, Any]:
-        """Pass a caller's request to a child; its status and decoded body, errors included."""
+    ) -> tuple[int, Any, str | None]:
+        """Pass a caller's request to a child: its status, decoded body (errors included),
+        and the client index news it sent (LOOKUP_HEADER), if any."""
         answer = await self._call(
             method,
             f"{api_url}{path}",
@@ -131,9 +133,9 @@ class ChildClient:
             refuse_errors=False,
         )
         if not answer.text:
-            return answer.status, None
+            return answer.status, None, answer.lookup
         try:
-            return answer.status, json.loads(answer.text)
+            return answer.status, json.loads(answer.text), answer.lookup
         except (ValueError, RecursionError) as exc:
             raise ChildError(
                 f"{method} {api_url}{path} answered something that is not JSON"
@@ -161,6 +163,7 @@ class ChildClient:
             ) as response:
                 raw = await _read_capped(response, f"{method} {url}")
                 status = response.status
+                lookup = response.headers.get(LOOKUP_HEADER)
         except TimeoutError as exc:
             raise ChildTimeout(f"{method} {url} did not answer in time") from exc
         except aiohttp.ClientConnectorError as exc:
@@ -169,7 +172,7 @@ class ChildClient:
             # Connected, maybe sent, then lost: the child may have acted on it.
             raise ChildAnswerLost(f"{method} {url} lost its connection: {exc}") from exc
         try:
-            answer = _Answer(status, raw.decode("utf-8"))
+            answer = _Answer(status, raw.decode("utf-8"), lookup)
         except UnicodeDecodeError as exc:
             raise ChildError(f"{method} {url} answered text that is not UTF-8") from exc
         if answer.status >= 400 and refuse_errors:
@@ -195,6 +198,7 @@ async def _read_capped(response: aiohttp.ClientResponse, what: str) -> bytes:
 class _Answer:
     status: int
     text: str
+    lookup: str | None = None
 
 
 def _json_object(answer: _Answer, what: str) -> dict[str, Any]:

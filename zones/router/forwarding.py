@@ -6,6 +6,9 @@
     X-Zones-Placement: forwarded            on creates: "nothing fits" is an answer, not a fault
     X-Zones-Settled: region,tier            requirement keys a zone above met with its own
                                             static capabilities: met for all below it too
+    X-Zones-Target: eu-dc1                  place only inside the zone of that name (moves)
+    X-Zones-Moving: acme,<created_at>       a create that is the new copy of a moving
+                                            instance: it keeps its client and created_at
     X-Request-Id                            the same id all the way down
 
 A zone that finds itself in X-Zones-Path, or a path already MAX_HOPS long,
@@ -32,6 +35,8 @@ SERVICE_TOKEN_HEADER = "X-Zones-Service-Token"
 PATH_HEADER = "X-Zones-Path"
 PLACEMENT_HEADER = "X-Zones-Placement"
 SETTLED_HEADER = "X-Zones-Settled"
+TARGET_HEADER = "X-Zones-Target"
+MOVING_HEADER = "X-Zones-Moving"
 MAX_HOPS = 16
 FROM_PARENT_KEY = web.RequestKey("from_parent", bool)
 CONNECT_ATTEMPTS = 3
@@ -56,6 +61,11 @@ def from_a_parent(request: web.Request) -> bool:
 def is_forwarded_create(request: web.Request) -> bool:
     """Only a parent may ask for "nothing fits" as an answer instead of a kept fault."""
     return from_a_parent(request) and request.headers.get(PLACEMENT_HEADER) == "forwarded"
+
+
+def parent_header(request: web.Request, name: str) -> str | None:
+    """A routing header, honoured only from a parent (a verified service token)."""
+    return request.headers.get(name) if from_a_parent(request) else None
 
 
 def settled_keys(request: web.Request) -> frozenset[str]:
@@ -91,6 +101,7 @@ def caller_token(request: web.Request) -> str:
 class ChildAnswer:
     status: int
     body: Any
+    lookup: str | None = None  # the child's client index news, raw (see client_index)
 
 
 class Forwarder:
@@ -115,6 +126,7 @@ class Forwarder:
         payload: dict[str, Any] | None = None,
         placement: bool = False,
         settled: frozenset[str] = frozenset(),
+        extra: dict[str, str] | None = None,
     ) -> ChildAnswer:
         credentials = ChildCredentials(
             child.id, child.api_url, child.username, child.password_encrypted
@@ -130,13 +142,17 @@ class Forwarder:
 
         async def once() -> ChildAnswer:
             service = await self._tokens.token_for(credentials, request_id)
-            headers = {SERVICE_TOKEN_HEADER: service, PATH_HEADER: ",".join(visited)}
+            headers = {
+                **(extra or {}),
+                SERVICE_TOKEN_HEADER: service,
+                PATH_HEADER: ",".join(visited),
+            }
             if placement:
                 headers[PLACEMENT_HEADER] = "forwarded"
             if settled:
                 headers[SETTLED_HEADER] = ",".join(sorted(settled))
             try:
-                status, body = await self._client.forward(
+                status, body, lookup = await self._client.forward(
                     child.api_url,
                     method,
                     path,
@@ -150,7 +166,7 @@ class Forwarder:
                 raise
             if status == 401 and _service_token_refused(body):
                 self._tokens.forget(child.id)
-            return ChildAnswer(status, body)
+            return ChildAnswer(status, body, lookup)
 
         try:
             answer: ChildAnswer = await retrying(once)

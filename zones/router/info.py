@@ -68,8 +68,25 @@ async def build_zone_info(session: AsyncSession, settings: Settings, zone_uuid: 
             for c in children
         ],
         "descendants": sorted(descendants_of(children)),
+        "descendant_names": sorted(descendant_names_of(children)),
     }
     return ZoneInfo(**content, generation=generation_of(content))
+
+
+def descendant_names_of(children: list[ChildZone]) -> set[str]:
+    """Every zone name below this one: the names the zones give themselves, as last polled."""
+    found: set[str] = set()
+    for child in children:
+        found.update(zone_names(child))
+    return found
+
+
+def zone_names(child: ChildZone) -> set[str]:
+    """The child's own name and the names of every zone below it, as it last said."""
+    if child.last_info is None:
+        return {child.name}
+    below = child.last_info.get("descendant_names", [])
+    return {str(child.last_info.get("name", child.name)), *map(str, below)}
 
 
 def descendants_of(children: list[ChildZone]) -> set[str]:

@@ -8,16 +8,19 @@ instances; admins may list every client's with `all_clients=true`.
 
 from __future__ import annotations
 
+import re
 import uuid
+from datetime import datetime
 from typing import Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
 
+from zones.auth.client_index import LOOKUP_HEADER, Here, news_for, news_header
 from zones.auth.roles import Identity, Role
 from zones.capabilities.matching import parse_requirements, parse_resources
-from zones.errors import BadRequest, ChildError
+from zones.errors import BadRequest, ChildError, Forbidden
 from zones.node.appkeys import (
     FORWARDER,
     ROUTING_CACHE,
@@ -27,21 +30,28 @@ from zones.node.appkeys import (
     ZONE_UUID,
 )
 from zones.node.endpoints import Call, EndpointTable, json_response
-from zones.node.fields import UUID_PATTERN
-from zones.router import instances, listing, lookup, routing
+from zones.node.fields import ACCOUNT_NAME_PATTERN, UUID_PATTERN
+from zones.router import instances, listing, lookup, moving, routing
 from zones.router.forwarding import (
+    MOVING_HEADER,
+    TARGET_HEADER,
     check_service_token,
+    from_a_parent,
     is_forwarded_create,
+    parent_header,
     settled_keys,
     visited_path,
 )
+from zones.router.info import zone_names
 from zones.router.instance_models import Instance as InstanceRow
 from zones.router.instance_schemas import (
     Instance,
     InstanceCreateEnvelope,
     InstanceEnvelope,
     Instances,
+    MoveEnvelope,
 )
+from zones.router.moving import Move
 from zones.router.routing import NewInstance, Route
 
 endpoints = EndpointTable("instances")
@@ -71,6 +81,24 @@ def checked_body(call: Call[InstanceCreateEnvelope]) -> tuple[Any, dict[str, flo
         raise BadRequest(f"instance.{exc}") from exc
 
 
+def moving_copy_of(call: Call[Any]) -> tuple[str, datetime | None]:
+    """Whose instance a create makes, and since when: the caller's, now; or, for the new copy
+    of a moving instance (a parent's MOVING_HEADER), the instance's own client and time."""
+    raw = parent_header(call.request, MOVING_HEADER)
+    if raw is None:
+        return call.caller.client, None
+    client, _, created = raw.partition(",")
+    try:
+        created_at = datetime.fromisoformat(created)
+    except ValueError as exc:
+        raise BadRequest(f"{MOVING_HEADER}: {raw[:100]!r} is not <client>,<created_at>") from exc
+    if created_at.tzinfo is None or not re.fullmatch(ACCOUNT_NAME_PATTERN, client):
+        raise BadRequest(f"{MOVING_HEADER}: {raw[:100]!r} is not <client>,<created_at>")
+    if client != call.caller.client and Role.ADMIN not in call.caller.roles:
+        raise Forbidden(f"user {call.caller.username!r} may not move client {client!r}'s instances")
+    return client, created_at
+
+
 def route_of(call: Call[Any]) -> Route:
     """This request's way through the tree; 508 when it has been here before."""
     return Route(
@@ -94,6 +122,18 @@ def answer_instance(instance: dict[str, Any], status: int = 200) -> web.StreamRe
     return json_response(InstanceEnvelope(instance=validated(Instance, instance)), status)
 
 
+async def with_news(
+    call: Call[Any], response: web.StreamResponse, client: str
+) -> web.StreamResponse:
+    """To a parent, this zone's client index answer after the change (see client_index)."""
+    if from_a_parent(call.request):
+        settings = call.app[SETTINGS]
+        async with call.app[SESSIONS].begin() as session:
+            news = await news_for(session, client, Here(settings.zone.name, settings.url))
+        response.headers[LOOKUP_HEADER] = news_header(news)
+    return response
+
+
 def validated(model: type[ModelT], document: dict[str, Any]) -> ModelT:
     """Check what zones below answered before passing it on: never a 500 for their garbage."""
     try:
@@ -115,15 +155,18 @@ async def create_instance(call: Call[InstanceCreateEnvelope]) -> web.StreamRespo
     conditions, resources = checked_body(call)
     route = await checked_route(call)
     body = call.body.instance
+    client, created_at = moving_copy_of(call)
     new = NewInstance(
         id=body.id or str(uuid.uuid4()),
         name=body.name,
-        client=call.caller.client,
+        client=client,
         requirements=body.requirements,
         resources=resources,
         conditions=conditions,
         fingerprint=instances.request_hash(body.name, body.requirements, resources),
         settled=settled_keys(call.request),
+        created_at=created_at,
+        target=parent_header(call.request, TARGET_HEADER),
     )
     try:
         instance = await routing.create(route, new, is_forwarded_create(call.request))
@@ -136,7 +179,43 @@ async def create_instance(call: Call[InstanceCreateEnvelope]) -> web.StreamRespo
             instance = routing.local_view(
                 instances.same_request(existing, new.client, new.fingerprint)
             )
-    return answer_instance(instance, status=201)
+    return await with_news(call, answer_instance(instance, status=201), new.client)
+
+
+@endpoints.route(
+    "POST",
+    f"/instances/{INSTANCE_ID}/move",
+    summary="Place an instance again (new requirements, or a zone for admins), keeping its id",
+    roles=USERS,
+    body=MoveEnvelope,
+    response=InstanceEnvelope,
+)
+async def move_instance(call: Call[MoveEnvelope]) -> web.StreamResponse:
+    instance_id = call.path_name("id", UUID_PATTERN)
+    body = call.body.move
+    if body.requirements is not None:
+        try:
+            parse_requirements(body.requirements)
+        except ValueError as exc:
+            raise BadRequest(f"move.{exc}") from exc
+    if body.zone is not None and Role.ADMIN not in call.caller.roles:
+        raise Forbidden("move.zone: only admins may name the zone an instance moves to")
+    route = await checked_route(call)
+    if body.zone is not None and not from_a_parent(call.request):
+        await known_zone(call, body.zone)
+    request = Move(instance_id, body.requirements, body.zone, settled_keys(call.request))
+    client = visible_client(call.caller, all_clients=True)
+    instance = await moving.move(route, request, client)
+    return await with_news(call, answer_instance(instance), instance["client"])
+
+
+async def known_zone(call: Call[Any], name: str) -> None:
+    """A move's target must be this zone or one below it, as the last polls tell."""
+    if name == call.app[SETTINGS].zone.name:
+        return
+    children = await call.app[ROUTING_CACHE].children()
+    if not any(name in zone_names(child) for child in children):
+        raise BadRequest(f"move.zone: no zone named {name!r} in this zone's subtree")
 
 
 @endpoints.route(
@@ -187,5 +266,5 @@ async def show_instance(call: Call[None]) -> web.StreamResponse:
 async def delete_instance(call: Call[None]) -> web.StreamResponse:
     instance_id = call.path_name("id", UUID_PATTERN)
     route = await checked_route(call)
-    await lookup.delete(route, instance_id, visible_client(call.caller, all_clients=True))
-    return web.Response(status=204)
+    client = await lookup.delete(route, instance_id, visible_client(call.caller, all_clients=True))
+    return await with_news(call, web.Response(status=204), client)

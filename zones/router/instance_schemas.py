@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from zones.node.fields import PlainText255, ZoneUuid
+from zones.node.fields import PlainText255, ZoneName, ZoneUuid
 from zones.node.schemas import RequestModel, ResponseModel
 
 InstanceStatus = Literal["ACTIVE", "ERROR", "UNKNOWN", "DELETED"]
@@ -24,6 +24,17 @@ class InstanceCreate(RequestModel):
 
 class InstanceCreateEnvelope(RequestModel):
     instance: InstanceCreate
+
+
+class MoveRequest(RequestModel):
+    """Place the instance again: on new requirements (or its old ones), inside `zone` (admins)."""
+
+    requirements: dict[str, Any] | None = None
+    zone: ZoneName | None = None
+
+
+class MoveEnvelope(RequestModel):
+    move: MoveRequest
 
 
 class Fault(ResponseModel):

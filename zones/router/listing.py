@@ -35,6 +35,16 @@ def order_key(instance: dict[str, Any]) -> tuple[str, str]:
     return created.isoformat(), str(instance["id"])
 
 
+def once_each(ordered: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per id: while a move has made its new copy and not yet removed the old
+    one, both are listed below this zone (same id, same created_at, so side by side)."""
+    shown: list[dict[str, Any]] = []
+    for item in ordered:
+        if not shown or shown[-1]["id"] != item["id"]:
+            shown.append(item)
+    return shown
+
+
 def well_formed(item: Any) -> bool:
     """An instance a child listed has what merging needs; a child that sends less is down."""
     if not isinstance(item, dict) or not isinstance(item.get("id"), str):
@@ -97,7 +107,9 @@ async def list_page(
     pages = await asyncio.gather(
         *(child_page(route, child, client, after, limit, all_clients) for child in children)
     )
-    merged = sorted(own + [item for items, _, _ in pages for item in items], key=order_key)
+    merged = once_each(
+        sorted(own + [item for items, _, _ in pages for item in items], key=order_key)
+    )
     more = len(merged) > limit or any(child_has_more for _, child_has_more, _ in pages)
     shown = merged[:limit]
     unreachable = sorted(name for _, _, name in pages if name)

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from zones.auth.client_index import parse_news
 from zones.errors import ChildError, ChildTimeout
 from zones.router import instances
 from zones.router.instance_models import InstanceMapping
@@ -115,13 +116,19 @@ async def search_children(route: Route, instance_id: str, client: str | None) ->
     raise instances.not_found(instance_id)
 
 
-async def delete(route: Route, instance_id: str, client: str | None) -> None:
+async def delete(route: Route, instance_id: str, client: str | None) -> str:
+    """Delete the instance wherever it lives below; the client it belonged to."""
+    async with route.cache.one_at_a_time(instance_id):
+        return await delete_once(route, instance_id, client)
+
+
+async def delete_once(route: Route, instance_id: str, client: str | None) -> str:
     async with route.sessions.begin() as session:
         row = await instances.find_visible(session, instance_id, client)
         if row is not None:
             if not await instances.remove(session, row):
                 raise instances.not_found(instance_id)
-            return
+            return row.client
         mapping, child = await mapped_child(session, instance_id, client)
     if child is None:
         await find(route, instance_id, client)  # asks the children; repairs the mapping
@@ -131,9 +138,11 @@ async def delete(route: Route, instance_id: str, client: str | None) -> None:
             raise instances.not_found(instance_id)
     answer = await route.send(child, "DELETE", f"/instances/{instance_id}")
     if answer.status in (204, 404):
-        await forget_mapping(route, instance_id)
+        await forget_mapping(route, instance_id, parse_news(answer.lookup))
     if answer.status == 404:
         raise instances.not_found(instance_id)
     if answer.status != 204:
         detail = answer.body.get("detail") if isinstance(answer.body, dict) else None
         raise ChildError(f"{child.name} answered {answer.status}: {detail}")
+    assert mapping is not None  # found together with `child`
+    return mapping.client

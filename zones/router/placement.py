@@ -40,11 +40,13 @@ async def place_on_own_hosts(
     conditions: list[Condition],
     resources: Mapping[str, float],
     static: Mapping[str, CapabilityValue],
+    leaving: str | None = None,
 ) -> Placement:
+    """A host for the instance (never `leaving`, the host a moving instance is on now)."""
     remaining = split_static(conditions, static)
     if remaining is None:
         return Placement(None, "this zone's own capabilities rule the requirements out")
-    hosts = await live_hosts(session)
+    hosts = [host for host in await live_hosts(session) if host.name != leaving]
     suitable = [host for host in hosts if host_satisfies(remaining, host.capabilities)]
     if not suitable:
         return Placement(None, "no live host satisfies the requirements")

@@ -11,13 +11,14 @@ with a fault, by the zone that took the request.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 from sqlalchemy import select
 
+from zones.auth.client_index import News, note_change, parse_news
 from zones.capabilities.aggregate import aggregate_from_json, free_from_json
 from zones.capabilities.matching import (
     Condition,
@@ -38,11 +39,12 @@ from zones.errors import (
 from zones.node.config import Settings
 from zones.node.database import AsyncSession, Sessions, upsert, utcnow
 from zones.router import instances
-from zones.router.forwarding import Forwarder
+from zones.router.forwarding import MOVING_HEADER, TARGET_HEADER, Forwarder
+from zones.router.info import zone_names
 from zones.router.instance_models import Instance as InstanceRow
 from zones.router.instance_models import InstanceMapping
 from zones.router.models import ChildZone
-from zones.router.placement import place_on_own_hosts
+from zones.router.placement import Placement, place_on_own_hosts
 from zones.router.routing_cache import CachedMapping, RoutingCache
 
 
@@ -56,6 +58,10 @@ class NewInstance:
     conditions: list[Condition]
     fingerprint: str
     settled: frozenset[str] = frozenset()
+    # A moving instance's new copy keeps its creation time (and so its place in lists).
+    created_at: datetime | None = None
+    # Only inside the zone of this name (a move to a named zone); None: anywhere.
+    target: str | None = None
 
     @property
     def open_conditions(self) -> list[Condition]:
@@ -65,6 +71,18 @@ class NewInstance:
     def settled_here(self, static: Mapping[str, CapabilityValue]) -> frozenset[str]:
         """What is settled for everything below this zone: above, or by its static capabilities."""
         return self.settled | {c.key for c in self.open_conditions if c.key in static}
+
+    def inside(self, zone_name: str) -> NewInstance:
+        """As seen inside `zone_name`: a target of that name is reached there."""
+        return replace(self, target=None) if self.target == zone_name else self
+
+    def routing_headers(self) -> dict[str, str]:
+        headers = {}
+        if self.target is not None:
+            headers[TARGET_HEADER] = self.target
+        if self.created_at is not None:
+            headers[MOVING_HEADER] = f"{self.client},{self.created_at.isoformat()}"
+        return headers
 
     def body(self) -> dict[str, Any]:
         return {
@@ -137,34 +155,25 @@ def unknown(snapshot: dict[str, Any]) -> dict[str, Any]:
 
 
 async def create(route: Route, new: NewInstance, forwarded: bool) -> dict[str, Any]:
-    async with route.cache.creating(new.id):
+    async with route.cache.one_at_a_time(new.id):
         return await create_once(route, new, forwarded)
 
 
 async def create_once(route: Route, new: NewInstance, forwarded: bool) -> dict[str, Any]:
+    new = new.inside(route.name)
     async with route.sessions.begin() as session:
         existing = await session.get(InstanceRow, new.id)
         if existing is not None:
             return local_view(instances.same_request(existing, new.client, new.fingerprint))
-        mapping = await session.get(InstanceMapping, new.id)
-        mapped = await session.get(ChildZone, mapping.child_id) if mapping else None
+        mapped = await mapped_before(session, new.id)
     if mapped is not None:
-        # This id went down to `mapped` before: only that child may hold it.
-        answer = await try_child(route, mapped, new)
-        if isinstance(answer, dict):
-            return answer
-        if not answer.declined:
-            raise ChildUnreachable(
-                f"{mapped.name} may hold instance {new.id} but cannot be asked now "
-                f"({answer.reason}); retry later with the same id"
-            )
-        await forget_mapping(route, new.id)
+        earlier = await retry_where_sent(route, mapped, new)
+        if earlier is not None:
+            return earlier
     async with route.sessions.begin() as session:
-        placed = await place_on_own_hosts(
-            session, new.open_conditions, new.resources, route.settings.zone.capabilities
-        )
+        placed = await place_here(session, route, new)
         if placed.host is not None:
-            return local_view(store_local(session, route, new, placed.host, None))
+            return local_view(await store_local(session, route, new, placed.host, None))
         candidates = await candidate_children(session, route, new)
     reasons = [f"{route.name}: {placed.fault}"]
     if not candidates:
@@ -177,7 +186,41 @@ async def create_once(route: Route, new: NewInstance, forwarded: bool) -> dict[s
     if forwarded:
         raise NothingFits("; ".join(reasons))
     async with route.sessions.begin() as session:
-        return local_view(store_local(session, route, new, None, "; ".join(reasons)))
+        return local_view(await store_local(session, route, new, None, "; ".join(reasons)))
+
+
+async def place_here(
+    session: AsyncSession, route: Route, new: NewInstance, leaving: str | None = None
+) -> Placement:
+    """One of this zone's own hosts, unless a target zone below is asked for."""
+    if new.target is not None:
+        return Placement(None, f"the instance is to go inside {new.target}, below this zone")
+    return await place_on_own_hosts(
+        session, new.open_conditions, new.resources, route.settings.zone.capabilities, leaving
+    )
+
+
+async def mapped_before(session: AsyncSession, instance_id: str) -> ChildZone | None:
+    """The child an earlier attempt sent this id to (ACTIVE or PENDING), if any."""
+    mapping = await session.get(InstanceMapping, instance_id)
+    return await session.get(ChildZone, mapping.child_id) if mapping else None
+
+
+async def retry_where_sent(
+    route: Route, mapped: ChildZone, new: NewInstance
+) -> dict[str, Any] | None:
+    """This id went down to `mapped` before: only that child may hold it. Its answer, or
+    None when it says it has nothing (the mapping is dropped and placement may go on)."""
+    answer = await try_child(route, mapped, new)
+    if isinstance(answer, dict):
+        return answer
+    if not answer.declined:
+        raise ChildUnreachable(
+            f"{mapped.name} may hold instance {new.id} but cannot be asked now "
+            f"({answer.reason}); retry later with the same id"
+        )
+    await forget_mapping(route, new.id)
+    return None
 
 
 @dataclass(frozen=True)
@@ -188,7 +231,7 @@ class NotPlaced:
     declined: bool
 
 
-def store_local(
+async def store_local(
     session: AsyncSession, route: Route, new: NewInstance, host: str | None, fault: str | None
 ) -> InstanceRow:
     row = InstanceRow(
@@ -203,14 +246,16 @@ def store_local(
         resources=new.resources,
         fault=fault[:1024] if fault else None,
         request_hash=new.fingerprint,
-        created_at=utcnow(),
+        created_at=new.created_at or utcnow(),
     )
     session.add(row)
+    await session.flush()
+    await note_change(session, new.client, local=True)
     return row
 
 
 async def candidate_children(
-    session: AsyncSession, route: Route, new: NewInstance
+    session: AsyncSession, route: Route, new: NewInstance, excluded: frozenset[int] = frozenset()
 ) -> list[ChildZone]:
     """Healthy children that may place the instance, best first."""
     remaining = split_static(new.open_conditions, route.settings.zone.capabilities)
@@ -219,7 +264,9 @@ async def candidate_children(
     healthy = await session.scalars(select(ChildZone).where(ChildZone.is_healthy))
     ranked = []
     for child in healthy:
-        if child.last_info is None:
+        if child.last_info is None or child.id in excluded:
+            continue
+        if new.target is not None and new.target not in zone_names(child):
             continue
         capabilities = aggregate_from_json(child.last_info["capabilities"])
         free = free_from_json(child.last_info["free"])
@@ -245,6 +292,7 @@ async def try_child(route: Route, child: ChildZone, new: NewInstance) -> dict[st
             payload=new.body(),
             placement=True,
             settled=new.settled_here(route.settings.zone.capabilities),
+            extra=new.routing_headers(),
         )
     except (ChildTimeout, ChildAnswerLost) as exc:
         await record_mapping(route, child.id, new.client, "PENDING", new.body()["instance"])
@@ -260,7 +308,8 @@ async def try_child(route: Route, child: ChildZone, new: NewInstance) -> dict[st
         if placed.get("id") != new.id or placed.get("client") != new.client:
             raise ChildError(f"{child.name} answered a create with another instance")
         instance = through(route, placed)
-        await record_mapping(route, child.id, new.client, "ACTIVE", instance)
+        news = parse_news(answer.lookup)
+        await record_mapping(route, child.id, new.client, "ACTIVE", instance, news)
         return instance
     detail = str(body.get("detail", ""))[:300] or f"answered {answer.status}"
     if answer.status in (502, 504):
@@ -280,8 +329,15 @@ async def try_child(route: Route, child: ChildZone, new: NewInstance) -> dict[st
 
 
 async def record_mapping(
-    route: Route, child_id: int, client: str, state: str, snapshot: dict[str, Any]
+    route: Route,
+    child_id: int,
+    client: str,
+    state: str,
+    snapshot: dict[str, Any],
+    news: News | None = None,
 ) -> None:
+    """Which child leads to the instance, with the client index following in the same
+    transaction (and the child's own lookup answer, when it sent one)."""
     created = snapshot.get("created_at")
     try:
         created_at = datetime.fromisoformat(str(created).replace("Z", "+00:00"))
@@ -298,21 +354,25 @@ async def record_mapping(
         "created_at": created_at,
     }
     async with route.sessions.begin() as session:
-        if state == "PENDING":
-            known = await session.get(InstanceMapping, snapshot["id"])
-            if known is not None and known.state == "ACTIVE":
-                return  # what is known to be placed stays known
+        known = await session.get(InstanceMapping, snapshot["id"])
+        if state == "PENDING" and known is not None and known.state == "ACTIVE":
+            return  # what is known to be placed stays known
         # One statement: concurrent retries of one create all record the same mapping.
         await upsert(session, InstanceMapping, values, keys=["instance_id"])
+        await note_change(session, client, child_id=child_id, news=news)
+        if known is not None and known.child_id != child_id:  # a move: the old child lost it
+            await note_change(session, known.client, child_id=known.child_id)
     if state == "ACTIVE":
         route.cache.remember(snapshot["id"], CachedMapping(child_id, client, snapshot, created_at))
     else:
         route.cache.forget(snapshot["id"])
 
 
-async def forget_mapping(route: Route, instance_id: str) -> None:
+async def forget_mapping(route: Route, instance_id: str, news: News | None = None) -> None:
     route.cache.forget(instance_id)
     async with route.sessions.begin() as session:
         mapping = await session.get(InstanceMapping, instance_id)
         if mapping is not None:
             await session.delete(mapping)
+            await session.flush()
+            await note_change(session, mapping.client, child_id=mapping.child_id, news=news)

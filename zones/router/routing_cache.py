@@ -45,10 +45,11 @@ class RoutingCache:
         self._creating: dict[str, tuple[asyncio.Lock, int]] = {}
 
     @asynccontextmanager
-    async def creating(self, instance_id: str) -> AsyncIterator[None]:
-        """One create per id at a time in this process: a concurrent retry waits for the
-        first, then finds what it made, instead of placing a second copy elsewhere.
-        (Several worker processes over one database would need a claim row instead.)"""
+    async def one_at_a_time(self, instance_id: str) -> AsyncIterator[None]:
+        """One create, move or delete per id at a time in this process: a concurrent retry
+        waits for the first, then finds what it made, instead of placing a second copy
+        elsewhere; a delete cannot slip between a move's new copy and its removal of the
+        old one. (Several worker processes over one database would need a claim row.)"""
         lock, waiting = self._creating.get(instance_id, (asyncio.Lock(), 0))
         self._creating[instance_id] = (lock, waiting + 1)
         try:

@@ -91,6 +91,10 @@ class ZoneInfo(ResponseModel):
         default_factory=list,
         description="uuids of every zone below this one, as last polled (for loop checks)",
     )
+    descendant_names: list[ZoneName] = Field(
+        default_factory=list,
+        description="names of every zone below this one, as last polled (for moves to a zone)",
+    )
 
 
 class ZoneInfoEnvelope(ResponseModel):

@@ -1,0 +1,278 @@
+"""Moves through a real tree: between hosts, data centres and regions; refused moves; lists
+taken while moves run; allocations; the lookup following the instance."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.conftest import ZoneStarter
+from tests.harness import Api
+from tests.router.tree import Tree
+
+RAM = {"ram_mb": 1000}
+HOSTS = {"dc-a": ["a1", "a2"], "dc-b": ["b1"], "dc-c": ["c1"]}
+
+
+async def build(http: aiohttp.ClientSession, zones: ZoneStarter) -> Tree:
+    """root > r1 > (dc-a: hosts a1, a2; dc-b: b1); root > r2 > dc-c: c1. alice (acme) at root."""
+    tree = Tree(http)
+    root = await tree.start(zones, "root")
+    trust = {"trusted_issuers": [root.url]}
+    for name in ("r1", "r2", *HOSTS):
+        await tree.start(zones, name, auth=trust)
+    for dc, hosts in HOSTS.items():
+        for host in hosts:
+            beat = {"capabilities": {"dc": dc}, "inventory": {"ram_mb": 4000}, "ttl": 3600}
+            await tree.heartbeat(dc, host, **beat)
+    for parent, child in [("r1", "dc-a"), ("r1", "dc-b"), ("r2", "dc-c")]:
+        await tree.add_child(parent, child)
+    await tree.add_child("root", "r1", weight_offset=1.0)
+    await tree.add_child("root", "r2")
+    await tree.poll("r1", "r2", "root")
+    alice = {"name": "alice", "password": "alice-pw", "client": "acme"}
+    assert (await tree.admins["root"].call("POST", "/users", json_body={"user": alice})).status
+    return tree
+
+
+async def alice(tree: Tree) -> Api:
+    return await Api(tree.http, tree.zones["root"].url).as_user("alice", "alice-pw")
+
+
+async def create(api: Api, name: str, dc: str) -> dict[str, Any]:
+    body = {"instance": {"name": name, "requirements": {"dc": dc}, "resources": RAM}}
+    answer = await api.call("POST", "/instances", json_body=body)
+    assert answer.status == 201 and answer.body["instance"]["status"] == "ACTIVE", answer
+    return dict(answer.body["instance"])
+
+
+async def move(api: Api, instance_id: str, **move: Any) -> Any:
+    return await api.call("POST", f"/instances/{instance_id}/move", json_body={"move": move})
+
+
+async def allocated(tree: Tree) -> dict[str, float]:
+    """Every host's ram allocation, as the data centres show it."""
+    found = {}
+    for dc in HOSTS:
+        for host in (await tree.admins[dc].call("GET", "/hosts")).body["hosts"]:
+            found[host["name"]] = host["allocations"].get("ram_mb", 0.0)
+    return found
+
+
+async def expected_allocations(api: Api) -> dict[str, float]:
+    """What the instances the root lists should hold, host by host."""
+    held = {host: 0.0 for hosts in HOSTS.values() for host in hosts}
+    for instance in (await api.call("GET", "/instances")).body["instances"]:
+        held[instance["host"]] += instance["resources"]["ram_mb"]
+    return held
+
+
+async def lookup(tree: Tree, client: str = "acme") -> tuple[str, list[str]] | None:
+    answer = await tree.admins["root"].call("GET", f"/auth/lookup?client={client}")
+    if answer.status == 404:
+        return None
+    assert answer.status == 200, answer
+    return answer.body["zone"]["name"], answer.body["path"]
+
+
+async def test_moves_between_hosts_data_centres_and_regions(
+    http: aiohttp.ClientSession, zones: ZoneStarter
+) -> None:
+    tree = await build(http, zones)
+    api = await alice(tree)
+    made = await create(api, "web", "dc-a")
+    assert made["path"] == ["root", "r1", "dc-a"]
+    first_host = made["host"]
+
+    # Between hosts in one zone: same requirements, another host of dc-a.
+    moved = await move(api, made["id"])
+    assert moved.status == 200, moved
+    shown = moved.body["instance"]
+    assert (shown["path"], shown["status"]) == (["root", "r1", "dc-a"], "ACTIVE")
+    assert shown["host"] in {"a1", "a2"} - {first_host}
+    assert (shown["id"], shown["created_at"], shown["client"]) == (
+        made["id"],
+        made["created_at"],
+        "acme",
+    )
+    assert await allocated(tree) == await expected_allocations(api)
+
+    # Between data centres under one region.
+    moved = await move(api, made["id"], requirements={"dc": "dc-b"})
+    assert moved.status == 200, moved
+    assert (moved.body["instance"]["path"], moved.body["instance"]["host"]) == (
+        ["root", "r1", "dc-b"],
+        "b1",
+    )
+    assert await allocated(tree) == await expected_allocations(api)
+    assert await lookup(tree) == ("dc-b", ["root", "r1", "dc-b"])
+
+    # Across regions.
+    moved = await move(api, made["id"], requirements={"dc": "dc-c"})
+    assert moved.status == 200, moved
+    assert moved.body["instance"]["path"] == ["root", "r2", "dc-c"]
+    assert (
+        await allocated(tree)
+        == await expected_allocations(api)
+        == {
+            "a1": 0.0,
+            "a2": 0.0,
+            "b1": 0.0,
+            "c1": 1000.0,
+        }
+    )
+    assert await lookup(tree) == ("dc-c", ["root", "r2", "dc-c"])
+
+    # It is where the move says, through the root and at its zone; listed once.
+    got = await api.call("GET", f"/instances/{made['id']}")
+    assert (got.status, got.body["instance"]["zone"]) == (200, "dc-c")
+    listed = (await api.call("GET", "/instances")).body["instances"]
+    assert [item["id"] for item in listed] == [made["id"]]
+    for dc in ("dc-a", "dc-b"):
+        gone = await tree.admins[dc].call("GET", f"/instances/{made['id']}")
+        assert gone.status == 404, gone
+
+
+async def test_a_move_that_cannot_be_placed_leaves_the_instance_where_it_was(
+    http: aiohttp.ClientSession, zones: ZoneStarter
+) -> None:
+    tree = await build(http, zones)
+    api = await alice(tree)
+    made = await create(api, "db", "dc-b")  # dc-b has one host: no other host there
+    before = await allocated(tree)
+
+    for asked in ({}, {"requirements": {"dc": "nowhere"}}):
+        refused = await move(api, made["id"], **asked)
+        assert refused.status == 409, refused
+        assert refused.problem["reason"] == "nothing-fits"
+        assert "stays where it is" in refused.problem["detail"]
+        got = await api.call("GET", f"/instances/{made['id']}")
+        assert (got.body["instance"]["host"], got.body["instance"]["path"]) == (
+            "b1",
+            ["root", "r1", "dc-b"],
+        )
+        assert got.body["instance"]["requirements"] == {"dc": "dc-b"}
+        assert await allocated(tree) == before
+    assert await lookup(tree) == ("dc-b", ["root", "r1", "dc-b"])
+
+
+async def test_admins_move_to_a_named_zone_and_members_may_not(
+    http: aiohttp.ClientSession, zones: ZoneStarter
+) -> None:
+    tree = await build(http, zones)
+    api = await alice(tree)
+    admin = tree.admins["root"]
+    made = await create(api, "batch", "dc-a")
+
+    refused = await move(api, made["id"], zone="dc-c")
+    assert refused.status == 403 and "move.zone" in refused.problem["detail"], refused
+    unknown = await move(admin, made["id"], zone="dc-z")
+    assert unknown.status == 400 and "move.zone" in unknown.problem["detail"], unknown
+
+    # The requirements still hold: dc-c's host says dc = dc-c, not dc-a.
+    contradicted = await move(admin, made["id"], zone="dc-c")
+    assert contradicted.status == 409, contradicted
+    moved = await move(admin, made["id"], zone="dc-c", requirements={})
+    assert moved.status == 200, moved
+    assert moved.body["instance"]["path"] == ["root", "r2", "dc-c"]
+    assert moved.body["instance"]["client"] == "acme"
+    # A region as the target: anywhere inside it.
+    moved = await move(admin, made["id"], zone="r1", requirements={})
+    assert moved.status == 200, moved
+    assert moved.body["instance"]["path"][:2] == ["root", "r1"]
+    assert await allocated(tree) == await expected_allocations(api)
+
+
+async def test_lists_during_moves_show_each_instance_exactly_once(
+    http: aiohttp.ClientSession, zones: ZoneStarter
+) -> None:
+    tree = await build(http, zones)
+    api = await alice(tree)
+    made = [await create(api, f"i{n}", "dc-a") for n in range(3)]
+    ids = sorted(instance["id"] for instance in made)
+    moving = True
+    seen: list[list[str]] = []
+
+    async def keep_listing() -> None:
+        while moving:
+            listed = await api.call("GET", "/instances")
+            assert listed.status == 200, listed
+            seen.append(sorted(item["id"] for item in listed.body["instances"]))
+
+    async def keep_moving() -> None:
+        for dc in ("dc-b", "dc-c", "dc-a", "dc-c", "dc-b"):
+            for instance in made:
+                moved = await move(api, instance["id"], requirements={"dc": dc})
+                assert moved.status in (200, 409), moved  # dc-b's one host may be full
+
+    lister = asyncio.create_task(keep_listing())
+    try:
+        await keep_moving()
+    finally:
+        moving = False
+        await lister
+    assert len(seen) >= 5
+    assert all(listed == ids for listed in seen), [s for s in seen if s != ids][:3]
+    assert await allocated(tree) == await expected_allocations(api)
+
+
+async def test_an_error_instance_kept_at_the_root_is_placed_by_a_move(
+    http: aiohttp.ClientSession, zones: ZoneStarter
+) -> None:
+    tree = await build(http, zones)
+    api = await alice(tree)
+    body = {"instance": {"name": "late", "requirements": {"dc": "dc-d"}, "resources": RAM}}
+    kept = (await api.call("POST", "/instances", json_body=body)).body["instance"]
+    assert (kept["status"], kept["zone"]) == ("ERROR", "root")
+    assert await lookup(tree) == ("root", ["root"])
+
+    moved = await move(api, kept["id"], requirements={"dc": "dc-c"})
+    assert moved.status == 200, moved
+    shown = moved.body["instance"]
+    assert (shown["status"], shown["path"], shown.get("fault")) == (
+        "ACTIVE",
+        ["root", "r2", "dc-c"],
+        None,
+    )
+    assert shown["created_at"] == kept["created_at"]
+    assert await lookup(tree) == ("dc-c", ["root", "r2", "dc-c"])
+    listed = (await api.call("GET", "/instances")).body["instances"]
+    assert [(item["id"], item["status"]) for item in listed] == [(kept["id"], "ACTIVE")]
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ("{not json", "body"),
+        ('{"move": {"requirements": ["dc"]}}', "move.requirements"),
+        ('{"move": {"requirements": {"dc": {"approx": 1}}}}', "move.requirements.dc"),
+        ('{"move": {"zone": 7}}', "move.zone"),
+        ('{"move": {"colour": "red"}}', "move.colour"),
+        ("{}", "move"),
+        ('{"move": {"requirements": {"k": "' + "x" * 2_000_000 + '"}}}', None),
+    ],
+)
+async def test_bad_moves_are_refused_and_change_nothing(
+    http: aiohttp.ClientSession, zones: ZoneStarter, data: str, field: str | None
+) -> None:
+    zone = await zones("solo")
+    api = await Api(http, zone.url).as_user()
+    beat = {"capabilities": {"dc": "x"}, "inventory": {"ram_mb": 4000}}
+    assert (await api.call("PUT", "/hosts/h1", json_body={"host": beat})).status == 200
+    assert (await api.call("PUT", "/hosts/h2", json_body={"host": beat})).status == 200
+    made = await create(api, "keep", "x")
+    path = f"/instances/{made['id']}/move"
+
+    refused = await api.call("POST", path, data=data, headers={"Content-Type": "application/json"})
+    assert refused.status == (413 if field is None else 400), refused
+    if field is not None:
+        assert field in refused.problem["detail"], refused.problem
+    assert (await api.call("GET", f"/instances/{made['id']}")).body["instance"] == made
+
+    unknown = await move(api, "00000000-0000-4000-8000-000000000000")
+    assert unknown.status == 404, unknown
+    not_an_id = await move(api, "nope")
+    assert not_an_id.status == 400 and "id" in not_an_id.problem["detail"], not_an_id

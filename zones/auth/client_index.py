@@ -1,0 +1,214 @@
+"""The client index: which zone is the lowest that manages a client, kept precomputed.
+
+Seed 004's rule, answered from this zone's own rows and never by asking:
+
+- this zone, when its own rows hold instances of the client, or two or more
+  children do;
+- the single child's own answer (its zone, and the path below it), when
+  exactly one child does;
+- nothing (404) when none does.
+
+Every change of an instance or a mapping calls `note_change` in the same
+transaction, so the index is never behind what the zone has answered. A
+zone tells its parent the answer that results (`news_for`, sent as the
+`X-Zones-Lookup` header of create, move and delete answers), and the parent
+keeps it beside its count for that child.
+
+Instances kept here with a fault count as held here: the client must be sent
+to a zone that shows them. PENDING mappings (a create whose answer was lost)
+count for their child, since the instance may be there.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+from sqlalchemy import func, select, update
+
+from zones.auth.index_models import ClientChild, ClientIndex, IndexRebuild
+from zones.node.database import AsyncSession, dialect_insert
+from zones.router.client import LOOKUP_HEADER
+from zones.router.instance_models import Instance, InstanceMapping
+from zones.router.models import ChildZone
+
+__all__ = ["LOOKUP_HEADER", "Here", "News", "answer_for", "news_for", "note_change"]
+
+
+@dataclass(frozen=True)
+class Here:
+    """This zone, as a lookup answer names it."""
+
+    name: str
+    url: str
+
+    def answer(self) -> dict[str, Any]:
+        return {"zone": {"name": self.name, "url": self.url}, "path": [self.name]}
+
+
+@dataclass(frozen=True)
+class News:
+    """A zone's answer for one client after a change, with the revision that orders it."""
+
+    client: str
+    revision: int
+    answer: dict[str, Any] | None
+
+
+class _ZoneRef(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    name: str
+    url: str
+
+
+class _NewsDocument(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    client: str
+    revision: int
+    zone: _ZoneRef | None
+    path: list[str]
+
+
+async def note_change(
+    session: AsyncSession,
+    client: str,
+    *,
+    local: bool = False,
+    child_id: int | None = None,
+    news: News | None = None,
+) -> None:
+    """Bring the client's counts up to date after a change in this transaction.
+
+    The revision is bumped first: on PostgreSQL that locks the client's row, so
+    the recounts below run after every earlier writer for the client committed
+    and the last writer always counts what all of them did.
+    """
+    await _bump_revision(session, client)
+    if local:
+        await _recount_local(session, client)
+    if child_id is not None:
+        await _recount_child(session, client, child_id)
+        if news is not None and news.client == client:
+            await _keep_child_answer(session, client, child_id, news)
+
+
+async def _bump_revision(session: AsyncSession, client: str) -> None:
+    insert = dialect_insert(session, ClientIndex).values(client=client, local_count=0, revision=1)
+    await session.execute(
+        insert.on_conflict_do_update(
+            index_elements=["client"], set_={"revision": ClientIndex.revision + 1}
+        )
+    )
+
+
+async def _recount_local(session: AsyncSession, client: str) -> None:
+    held = select(func.count()).select_from(Instance).where(Instance.client == client)
+    await session.execute(
+        update(ClientIndex)
+        .where(ClientIndex.client == client)
+        .values(local_count=held.scalar_subquery())
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def _recount_child(session: AsyncSession, client: str, child_id: int) -> None:
+    mapped = (
+        select(func.count())
+        .select_from(InstanceMapping)
+        .where(InstanceMapping.client == client, InstanceMapping.child_id == child_id)
+    )
+    insert = dialect_insert(session, ClientChild).values(
+        client=client,
+        child_id=child_id,
+        count=mapped.scalar_subquery(),
+        answer=None,
+        answer_revision=-1,
+    )
+    await session.execute(
+        insert.on_conflict_do_update(
+            index_elements=["client", "child_id"], set_={"count": insert.excluded.count}
+        )
+    )
+
+
+async def _keep_child_answer(session: AsyncSession, client: str, child_id: int, news: News) -> None:
+    """The child's answer, unless one with a newer revision is already kept."""
+    await session.execute(
+        update(ClientChild)
+        .where(
+            ClientChild.client == client,
+            ClientChild.child_id == child_id,
+            ClientChild.answer_revision < news.revision,
+        )
+        .values(answer=news.answer, answer_revision=news.revision)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def answer_for(session: AsyncSession, client: str, here: Here) -> dict[str, Any] | None:
+    """`{"zone": {"name", "url"}, "path": [...]}` from this zone's own index, or None."""
+    local = await session.scalar(
+        select(ClientIndex.local_count).where(ClientIndex.client == client)
+    )
+    if local:
+        return here.answer()
+    holding = (
+        await session.execute(
+            select(ClientChild.answer, ChildZone.name, ChildZone.api_url)
+            .join(ChildZone, ChildZone.id == ClientChild.child_id)
+            .where(ClientChild.client == client, ClientChild.count > 0)
+            .limit(2)
+        )
+    ).all()
+    if len(holding) != 1:
+        return here.answer() if holding else None
+    child_answer, child_name, child_url = holding[0]
+    return through_child(here, child_answer, child_name, child_url)
+
+
+def through_child(
+    here: Here, child_answer: dict[str, Any] | None, child_name: str, child_url: str
+) -> dict[str, Any]:
+    """One child manages the client: its answer with this zone first on the path. Before the
+    child has told its own answer (an index built from counts alone), the child itself."""
+    if child_answer is None:
+        return {"zone": {"name": child_name, "url": child_url}, "path": [here.name, child_name]}
+    return {"zone": child_answer["zone"], "path": [here.name, *child_answer["path"]]}
+
+
+async def news_for(session: AsyncSession, client: str, here: Here) -> News:
+    """This zone's answer with its revision. The revision is read first, so the answer is at
+    least as new as the revision says: a parent can only be told too little, never too old."""
+    revision = await session.scalar(
+        select(ClientIndex.revision).where(ClientIndex.client == client)
+    )
+    return News(client, int(revision or 0), await answer_for(session, client, here))
+
+
+async def rebuilding(session: AsyncSession) -> bool:
+    """Whether `zones reindex` is rebuilding the index now (then it cannot be trusted)."""
+    return await session.scalar(select(IndexRebuild.id).limit(1)) is not None
+
+
+def news_header(news: News) -> str:
+    answer = news.answer or {"zone": None, "path": []}
+    document = {"client": news.client, "revision": news.revision, **answer}
+    return json.dumps(document, separators=(",", ":"))
+
+
+def parse_news(raw: str | None) -> News | None:
+    """A child's `X-Zones-Lookup` header; None when absent or not in the expected shape."""
+    if raw is None or len(raw) > 4096:
+        return None
+    try:
+        document = _NewsDocument.model_validate_json(raw)
+    except ValidationError:
+        return None
+    if document.zone is None:
+        return News(document.client, document.revision, None)
+    if not document.path:
+        return None
+    answer = {"zone": document.zone.model_dump(), "path": document.path}
+    return News(document.client, document.revision, answer)

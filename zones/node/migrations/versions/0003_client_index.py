@@ -1,0 +1,71 @@
+"""The client index: which zone manages each client, kept precomputed.
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-11-21
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0003"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "client_index",
+        sa.Column("client", sa.String(63), primary_key=True),
+        sa.Column("local_count", sa.Integer(), nullable=False),
+        sa.Column("revision", sa.Integer(), nullable=False),
+    )
+    op.create_table(
+        "client_children",
+        sa.Column("client", sa.String(63), primary_key=True),
+        sa.Column(
+            "child_id",
+            sa.Integer(),
+            sa.ForeignKey("child_zones.id", ondelete="CASCADE"),
+            primary_key=True,
+            index=True,
+        ),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.Column("answer", sa.JSON(), nullable=True),
+        sa.Column("answer_revision", sa.Integer(), nullable=False),
+    )
+    op.create_table(
+        "client_index_rebuild",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("started_at", sa.DateTime(), nullable=False),
+    )
+    op.create_index(
+        "ix_instance_mappings_client_child", "instance_mappings", ["client", "child_id"]
+    )
+    # What is already held: counts from the existing rows; the children's own answers
+    # are learnt with the next change (until then a child that alone holds a client
+    # is itself the answer), or at once with `zones reindex`.
+    op.execute(
+        "INSERT INTO client_index (client, local_count, revision) "
+        "SELECT client, count(*), 1 FROM instances GROUP BY client"
+    )
+    op.execute(
+        "INSERT INTO client_index (client, local_count, revision) "
+        "SELECT DISTINCT client, 0, 1 FROM instance_mappings "
+        "WHERE client NOT IN (SELECT client FROM client_index)"
+    )
+    op.execute(
+        "INSERT INTO client_children (client, child_id, count, answer, answer_revision) "
+        "SELECT client, child_id, count(*), NULL, -1 FROM instance_mappings "
+        "GROUP BY client, child_id"
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_instance_mappings_client_child", "instance_mappings")
+    op.drop_table("client_index_rebuild")
+    op.drop_table("client_children")
+    op.drop_table("client_index")

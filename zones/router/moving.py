@@ -1,0 +1,240 @@
+"""Moves: an instance placed again, by the lowest zone that contains both its old and new place.
+
+A move goes down the instance's path first: a zone passes it to the child
+that holds the instance, and only when that child's whole subtree has no
+other place for it (it answers "nothing fits") does the zone try its own
+hosts and then its other children, through the normal placement. So the zone
+that carries a move out is the lowest one containing both places; the zones
+above it only see the instance's new path come back.
+
+Make before break: the new copy and its allocation are committed first, then
+this zone's row or mapping switches to it, then the old copy is deleted, which
+frees its room. While both copies exist, lists merge them by id, so the
+instance is shown once and never missing. A move never leaves the instance
+on the host it is on; what cannot be placed leaves it where it was (409).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete
+
+from zones.auth.client_index import note_change, parse_news
+from zones.capabilities.hosts import release
+from zones.capabilities.matching import Condition, parse_requirements
+from zones.errors import BadRequest, ChildError, ChildTimeout, NothingFits
+from zones.node.database import AsyncSession
+from zones.router import instances
+from zones.router.info import zone_names
+from zones.router.instance_models import Instance as InstanceRow
+from zones.router.instance_models import InstanceMapping
+from zones.router.lookup import find, instance_in, mapped_child
+from zones.router.models import ChildZone
+from zones.router.routing import (
+    NewInstance,
+    Route,
+    candidate_children,
+    forget_mapping,
+    local_view,
+    mapped_before,
+    place_here,
+    record_mapping,
+    retry_where_sent,
+    store_local,
+    through,
+    try_child,
+)
+
+
+@dataclass(frozen=True)
+class Move:
+    """What a move asks: new requirements (None: keep the old ones), a target zone (admins)."""
+
+    instance_id: str
+    requirements: dict[str, Any] | None = None
+    target: str | None = None
+    settled: frozenset[str] = frozenset()
+
+    def body(self) -> dict[str, Any]:
+        move: dict[str, Any] = {}
+        if self.requirements is not None:
+            move["requirements"] = self.requirements
+        if self.target is not None:
+            move["zone"] = self.target
+        return {"move": move}
+
+
+async def move(route: Route, request: Move, client: str | None) -> dict[str, Any]:
+    """The instance at its new place; NothingFits when it stays where it was."""
+    if request.target == route.name:
+        request = replace(request, target=None)  # inside the target: anywhere below is fine
+    async with route.cache.one_at_a_time(request.instance_id):
+        async with route.sessions.begin() as session:
+            row = await instances.find_visible(session, request.instance_id, client)
+            mapping, child = await mapped_child(session, request.instance_id, client)
+        if row is not None:
+            return await move_from_here(route, request, row)
+        if child is None:
+            await find(route, request.instance_id, client)  # asks the children, or 404
+            async with route.sessions.begin() as session:
+                mapping, child = await mapped_child(session, request.instance_id, client)
+        if mapping is None or child is None:
+            raise instances.not_found(request.instance_id)
+        return await move_from_child(route, request, mapping, child)
+
+
+def new_copy(request: Move, record: dict[str, Any]) -> NewInstance:
+    """The new copy of the instance `record` describes, as a create below would place it."""
+    requirements = request.requirements
+    if requirements is None:
+        requirements = dict(record["requirements"])
+    try:
+        conditions: list[Condition] = parse_requirements(requirements)
+    except ValueError as exc:
+        raise BadRequest(f"move.{exc}") from exc
+    resources = {key: float(amount) for key, amount in record["resources"].items()}
+    return NewInstance(
+        id=record["id"],
+        name=record["name"],
+        client=record["client"],
+        requirements=requirements,
+        resources=resources,
+        conditions=conditions,
+        fingerprint=instances.request_hash(record["name"], requirements, resources),
+        settled=request.settled,
+        created_at=datetime.fromisoformat(str(record["created_at"]).replace("Z", "+00:00")),
+        target=request.target,
+    )
+
+
+# ---------------------------------------------------------------- held here
+
+
+async def move_from_here(route: Route, request: Move, row: InstanceRow) -> dict[str, Any]:
+    """This zone holds the instance: another of its own hosts, else a child."""
+    new = new_copy(request, local_view(row))
+    async with route.sessions.begin() as session:
+        current = await session.get(InstanceRow, row.id)
+        if current is None:
+            raise instances.not_found(row.id)
+        placed = await place_here(session, route, new, leaving=current.host)
+        if placed.host is not None:
+            await rehost(session, current, placed.host, new)
+            return local_view(current)
+        earlier = await mapped_before(session, row.id)  # a copy an earlier try sent down
+    reasons = [f"{route.name}: {placed.fault}"]
+    answer = await retry_where_sent(route, earlier, new) if earlier is not None else None
+    if answer is None:
+        answer = await copy_below(route, new, reasons, excluded=frozenset())
+    async with route.sessions.begin() as session:
+        current = await session.get(InstanceRow, row.id)
+        if current is not None:
+            await instances.remove(session, current)
+    return answer
+
+
+async def rehost(session: AsyncSession, row: InstanceRow, host: str, new: NewInstance) -> None:
+    """Point the row at its new host (already allocated there) and free the old one."""
+    if row.status == "ACTIVE" and row.host is not None:
+        await release(session, row.host, row.resources)
+    row.host, row.status, row.fault = host, "ACTIVE", None
+    row.requirements = new.requirements
+
+
+async def copy_below(
+    route: Route, new: NewInstance, reasons: list[str], excluded: frozenset[int]
+) -> dict[str, Any]:
+    """The new copy, made below one of the children placement picks; NothingFits if none."""
+    async with route.sessions.begin() as session:
+        candidates = await candidate_children(session, route, new, excluded)
+    for child in candidates:
+        answer = await try_child(route, child, new)
+        if isinstance(answer, dict):
+            return answer
+        reasons.append(f"{child.name}: {answer.reason}")
+    if not candidates:
+        reasons.append(f"{route.name}: no other healthy child may satisfy it and have room")
+    raise NothingFits(f"instance {new.id} stays where it is: " + "; ".join(reasons))
+
+
+# ---------------------------------------------------------------- held below a child
+
+
+async def move_from_child(
+    route: Route, request: Move, mapping: InstanceMapping, child: ChildZone
+) -> dict[str, Any]:
+    """A child holds the instance: within that child first, else here or another child."""
+    new = new_copy(request, mapping.snapshot)
+    reasons: list[str] = []
+    if request.target is None or request.target in zone_names(child):
+        within = await move_within(route, request, child, new, reasons)
+        if within is not None:
+            return within
+    async with route.sessions.begin() as session:
+        placed = await place_here(session, route, new)
+        if placed.host is not None:
+            instance = local_view(await store_local(session, route, new, placed.host, None))
+            await session.execute(
+                delete(InstanceMapping).where(InstanceMapping.instance_id == new.id)
+            )
+            await note_change(session, new.client, child_id=child.id)
+    if placed.host is not None:
+        route.cache.forget(new.id)
+    else:
+        reasons.append(f"{route.name}: {placed.fault}")
+        instance = await copy_below(route, new, reasons, excluded=frozenset({child.id}))
+    await remove_old_copy(route, child, new, instance)
+    return instance
+
+
+async def move_within(
+    route: Route, request: Move, child: ChildZone, new: NewInstance, reasons: list[str]
+) -> dict[str, Any] | None:
+    """The move carried out inside `child`'s subtree; None when nothing fits there."""
+    answer = await route.send(
+        child,
+        "POST",
+        f"/instances/{new.id}/move",
+        payload=request.body(),
+        settled=new.settled_here(route.settings.zone.capabilities),
+    )
+    body = answer.body if isinstance(answer.body, dict) else {}
+    moved = instance_in(body)
+    if answer.status == 200 and moved is not None:
+        if moved["id"] != new.id or moved.get("client") != new.client:
+            raise ChildError(f"{child.name} answered a move with another instance")
+        instance = through(route, moved)
+        news = parse_news(answer.lookup)
+        await record_mapping(route, child.id, new.client, "ACTIVE", instance, news)
+        return instance
+    detail = str(body.get("detail", ""))[:300] or f"answered {answer.status}"
+    if answer.status == 409 and body.get("reason") == "nothing-fits":
+        reasons.append(f"{child.name}: {detail}")
+        return None
+    if answer.status == 404:
+        await forget_mapping(route, new.id)
+        raise instances.not_found(new.id)
+    raise ChildError(f"{child.name} could not move it: {detail}")
+
+
+async def remove_old_copy(
+    route: Route, child: ChildZone, new: NewInstance, moved: dict[str, Any]
+) -> None:
+    """Delete the old copy below `child` (this zone already leads to the new one)."""
+    failure = None
+    try:
+        answer = await route.send(child, "DELETE", f"/instances/{new.id}")
+        if answer.status not in (204, 404):
+            failure = f"it answered {answer.status}"
+    except (ChildError, ChildTimeout) as exc:
+        failure = exc.detail
+    if failure is not None:
+        raise ChildError(
+            f"instance {new.id} now lives at {moved.get('zone')}, but its old copy below "
+            f"{child.name} could not be removed ({failure}); it still holds room there"
+        )
+    async with route.sessions.begin() as session:
+        await note_change(session, new.client, child_id=child.id, news=parse_news(answer.lookup))
