@@ -147,6 +147,19 @@ async def _keep_child_answer(session: AsyncSession, client: str, child_id: int, 
     )
 
 
+async def keep_child_answer_now(
+    session: AsyncSession, client: str, child_id: int, answer: dict[str, Any] | None
+) -> None:
+    """The child's answer as just asked (by `zones reindex`), whatever revision was kept:
+    news the child sends later carry higher revisions and replace it as usual."""
+    await session.execute(
+        update(ClientChild)
+        .where(ClientChild.client == client, ClientChild.child_id == child_id)
+        .values(answer=answer)
+        .execution_options(synchronize_session=False)
+    )
+
+
 async def answer_for(session: AsyncSession, client: str, here: Here) -> dict[str, Any] | None:
     """`{"zone": {"name", "url"}, "path": [...]}` from this zone's own index, or None."""
     local = await session.scalar(

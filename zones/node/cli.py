@@ -18,6 +18,7 @@ from zones.node import launcher
 from zones.node.app import create_app
 from zones.node.config import Settings, load_settings
 from zones.node.host_agent import run_agent
+from zones.router.reindex import reindex
 
 log = logging.getLogger("zones.node")
 
@@ -34,6 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
     for name, text in (("status", "show a deployment's zones"), ("down", "stop a deployment")):
         command = commands.add_parser(name, help=text)
         command.add_argument("--state-dir", type=Path, default=Path(".zones"))
+    reindex = commands.add_parser(
+        "reindex", help="rebuild a zone's mappings and client index by asking its children"
+    )
+    reindex.add_argument("--config", required=True, type=Path, help="the zone's node.toml")
     agent = commands.add_parser("host-agent", help="send heartbeats for hosts")
     agent.add_argument("--spec", required=True, type=Path, help="the hosts, as JSON")
     return parser
@@ -51,6 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return launcher.status(arguments.state_dir)
     if arguments.command == "down":
         return launcher.down(arguments.state_dir)
+    if arguments.command == "reindex":
+        return reindex_command(arguments.config)
     if arguments.command == "host-agent":
         with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
             runner.run(run_agent(arguments.spec))
@@ -73,6 +80,21 @@ def serve_command(config: Path) -> int:
         print(f"zones: cannot start: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def reindex_command(config: Path) -> int:
+    try:
+        settings = load_settings(config)
+        with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+            report = runner.run(reindex(settings))
+    except ConfigError as exc:
+        print(f"zones: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"zones: cannot reindex: {exc}", file=sys.stderr)
+        return 1
+    print(f"zones: {settings.zone.name} reindexed", *report.lines(), sep="\n  ")
+    return 1 if report.unreachable else 0
 
 
 class CannotListen(Exception):

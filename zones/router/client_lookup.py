@@ -46,14 +46,18 @@ async def ask(route: Route, child: ChildZone, client: str) -> Any:
         answer = await route.send(child, "GET", f"/auth/lookup?{urlencode({'client': client})}")
     except (ChildError, ChildTimeout):
         return Unsure
-    body = answer.body if isinstance(answer.body, dict) else {}
     if answer.status == 404:
         return None
-    zone, path = body.get("zone"), body.get("path")
-    if answer.status == 200 and isinstance(zone, dict) and well_formed_path(path):
-        return {"zone": {"name": str(zone.get("name")), "url": str(zone.get("url"))}, "path": path}
-    return Unsure
+    found = answer_in(answer.body) if answer.status == 200 else None
+    return Unsure if found is None else found
 
 
-def well_formed_path(path: Any) -> bool:
-    return isinstance(path, list) and 0 < len(path) <= 64 and all(isinstance(p, str) for p in path)
+def answer_in(body: Any) -> dict[str, Any] | None:
+    """The `{"zone", "path"}` of a child's lookup answer, if it has that shape."""
+    zone = body.get("zone") if isinstance(body, dict) else None
+    path = body.get("path") if isinstance(body, dict) else None
+    if not isinstance(zone, dict) or not isinstance(path, list) or not 0 < len(path) <= 64:
+        return None
+    if not all(isinstance(name, str) for name in path):
+        return None
+    return {"zone": {"name": str(zone.get("name")), "url": str(zone.get("url"))}, "path": path}

@@ -61,14 +61,14 @@ INSTANCE_ID = "{id}"
 LIST_PARAMETERS = {
     "limit": "page size, 1 to 1000 [100]",
     "marker": "the id of the last instance of the previous page",
-    "all_clients": "true: every client's instances (admins only)",
+    "all_clients": "true: every client's instances (admins, and parents' service accounts)",
     "after": "parents' form of the marker: <created_at>,<id>",
 }
 
 
 def visible_client(caller: Identity, all_clients: bool = False) -> str | None:
     """Whose instances the caller may see: its own client's, or (admins asking) everyone's."""
-    if all_clients and Role.ADMIN in caller.roles:
+    if all_clients and not caller.roles.isdisjoint({Role.ADMIN, Role.SERVICE}):
         return None
     return caller.client
 
@@ -222,7 +222,7 @@ async def known_zone(call: Call[Any], name: str) -> None:
     "GET",
     "/instances",
     summary="The caller's client's instances in this subtree, in creation order, by pages",
-    roles=USERS,
+    roles=[*USERS, Role.SERVICE],
     response=Instances,
     query=LIST_PARAMETERS,
 )

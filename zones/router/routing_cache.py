@@ -77,6 +77,10 @@ class RoutingCache:
     def forget(self, instance_id: str) -> None:
         self._mappings.pop(instance_id, None)
 
+    def forget_all(self) -> None:
+        """Drop every remembered mapping (the database's were rebuilt or restored)."""
+        self._mappings.clear()
+
     async def child(self, child_id: int) -> ChildZone | None:
         return (await self._fresh_children()).get(child_id)
 
