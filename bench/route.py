@@ -9,7 +9,9 @@ same request crosses 1 to 4 zones; the floor is a chain of four minimal
 aiohttp forwarders (bench/floor_chain.py), one process each, timed the same
 way in the same run. Per-hop cost is the slope: (latency entering at the top
 minus latency at the holder) / 3. Also: creates per second at the top with
-16 in flight.
+16 in flight. And the client lookup at the top zone, answered from its
+index, against `/healthz` (no auth, no database) and `/zones/1` (an
+authenticated read of one row) on the same zone.
 """
 
 from __future__ import annotations
@@ -152,6 +154,7 @@ async def measure(requests: int) -> None:
                     )
                 )
             throughput = await creates_per_second(http, urls[0], top_headers)
+            lookups = await lookup_costs(http, urls[0], top_headers, requests)
     finally:
         subprocess.run(
             [sys.executable, "-m", "zones", "down", "--state-dir", str(state / "s")],
@@ -161,6 +164,45 @@ async def measure(requests: int) -> None:
             process.terminate()
             process.wait()
     report(rows, throughput, requests)
+    report_lookups(lookups, requests)
+
+
+async def lookup_costs(
+    http: aiohttp.ClientSession, url: str, headers: dict[str, str], requests: int
+) -> dict[str, list[float]]:
+    """p50-ready samples of the lookup and its two yardsticks, interleaved in rounds."""
+    async with http.get(f"{url}/users", headers=headers) as answer:
+        client = (await answer.json())["users"][0]["client"]
+    paths = {
+        "GET /auth/lookup": f"/auth/lookup?client={client}",
+        "GET /healthz": "/healthz",
+        "GET /zones/1 (one row)": "/zones/1",
+    }
+    samples: dict[str, list[float]] = {name: [] for name in paths}
+    for _ in range(5):
+        for name, path in paths.items():
+
+            async def call(path: str = path) -> None:
+                async with http.get(f"{url}{path}", headers=headers) as answer:
+                    assert answer.status == 200, await answer.text()
+                    await answer.read()
+
+            await timed(call, 10)  # warm
+            samples[name] += await timed(call, requests // 5)
+    return samples
+
+
+def report_lookups(samples: dict[str, list[float]], requests: int) -> None:
+    print(f"at the top zone, {requests} calls each, ms")
+    print("| call | p50 | p99 |")
+    print("| --- | ---: | ---: |")
+    for name, times in samples.items():
+        print(f"| {name} | {p(times, 50):.3f} | {p(times, 99):.3f} |")
+    lookup = p(samples["GET /auth/lookup"], 50)
+    print(
+        f"lookup p50 / healthz p50: {lookup / p(samples['GET /healthz'], 50):.2f}; "
+        f"lookup p50 / one-row read p50: {lookup / p(samples['GET /zones/1 (one row)'], 50):.2f}"
+    )
 
 
 async def wait_for_floor(http: aiohttp.ClientSession, ports: list[int]) -> None:

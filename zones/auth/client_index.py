@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 
 from zones.auth.index_models import ClientChild, ClientIndex, IndexRebuild
-from zones.node.database import AsyncSession, dialect_insert
+from zones.node.database import AsyncSession, dialect_insert, utcnow
 from zones.router.client import LOOKUP_HEADER
 from zones.router.instance_models import Instance, InstanceMapping
 from zones.router.models import ChildZone
@@ -95,10 +96,14 @@ async def note_change(
 
 
 async def _bump_revision(session: AsyncSession, client: str) -> None:
-    insert = dialect_insert(session, ClientIndex).values(client=client, local_count=0, revision=1)
+    now = utcnow()
+    insert = dialect_insert(session, ClientIndex).values(
+        client=client, local_count=0, revision=1, changed_at=now
+    )
     await session.execute(
         insert.on_conflict_do_update(
-            index_elements=["client"], set_={"revision": ClientIndex.revision + 1}
+            index_elements=["client"],
+            set_={"revision": ClientIndex.revision + 1, "changed_at": now},
         )
     )
 
@@ -160,6 +165,11 @@ async def keep_child_answer_now(
     )
 
 
+# A child holds a client when mappings lead there, or when it said it manages the client
+# (instances made by entering at the child or below never pass through this zone).
+holds = or_(ClientChild.count > 0, ClientChild.answer.is_not(None))
+
+
 async def answer_for(session: AsyncSession, client: str, here: Here) -> dict[str, Any] | None:
     """`{"zone": {"name", "url"}, "path": [...]}` from this zone's own index, or None."""
     local = await session.scalar(
@@ -171,7 +181,7 @@ async def answer_for(session: AsyncSession, client: str, here: Here) -> dict[str
         await session.execute(
             select(ClientChild.answer, ChildZone.name, ChildZone.api_url)
             .join(ChildZone, ChildZone.id == ClientChild.child_id)
-            .where(ClientChild.client == client, ClientChild.count > 0)
+            .where(ClientChild.client == client, holds)
             .limit(2)
         )
     ).all()
@@ -200,6 +210,29 @@ async def news_for(session: AsyncSession, client: str, here: Here) -> News:
     return News(client, int(revision or 0), await answer_for(session, client, here))
 
 
+async def last_change(session: AsyncSession) -> datetime | None:
+    """When any client's row last changed here (parents compare it with what they fetched)."""
+    return await session.scalar(select(func.max(ClientIndex.changed_at)))
+
+
+async def changes_since(
+    session: AsyncSession, since: datetime | None, here: Here, limit: int
+) -> list[tuple[News, datetime]]:
+    """This zone's answer for each client whose row changed at or after `since`, oldest first."""
+    query = select(ClientIndex.client, ClientIndex.revision, ClientIndex.changed_at)
+    if since is not None:
+        query = query.where(ClientIndex.changed_at >= since)
+    rows = (
+        await session.execute(
+            query.order_by(ClientIndex.changed_at, ClientIndex.client).limit(limit)
+        )
+    ).all()
+    return [
+        (News(client, revision, await answer_for(session, client, here)), changed_at)
+        for client, revision, changed_at in rows
+    ]
+
+
 async def rebuilding(session: AsyncSession) -> bool:
     """Whether `zones reindex` is rebuilding the index now (then it cannot be trusted)."""
     return await session.scalar(select(IndexRebuild.id).limit(1)) is not None
@@ -211,17 +244,44 @@ def news_header(news: News) -> str:
     return json.dumps(document, separators=(",", ":"))
 
 
-def parse_news(raw: str | None) -> News | None:
-    """A child's `X-Zones-Lookup` header; None when absent or not in the expected shape."""
-    if raw is None or len(raw) > 4096:
-        return None
+class _Change(_NewsDocument):
+    changed_at: datetime
+
+
+class _Changes(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    changes: list[_Change]
+
+
+def changes_in(body: Any) -> list[tuple[News, datetime]] | None:
+    """A child's `/auth/lookup/changes` answer; None when it is not in that shape."""
     try:
-        document = _NewsDocument.model_validate_json(raw)
+        changes = _Changes.model_validate(body, strict=False).changes
     except ValidationError:
         return None
+    found = []
+    for change in changes:
+        news = news_of(change)
+        if news is None or change.changed_at.tzinfo is None:
+            return None
+        found.append((news, change.changed_at))
+    return found
+
+
+def news_of(document: _NewsDocument) -> News | None:
     if document.zone is None:
         return News(document.client, document.revision, None)
     if not document.path:
         return None
     answer = {"zone": document.zone.model_dump(), "path": document.path}
     return News(document.client, document.revision, answer)
+
+
+def parse_news(raw: str | None) -> News | None:
+    """A child's `X-Zones-Lookup` header; None when absent or not in the expected shape."""
+    if raw is None or len(raw) > 4096:
+        return None
+    try:
+        return news_of(_NewsDocument.model_validate_json(raw))
+    except ValidationError:
+        return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -15,6 +16,8 @@ from zones.auth.schemas import (
     Endpoint,
     Jwks,
     LookupAnswer,
+    LookupChange,
+    LookupChanges,
     TokenAnswer,
     TokenRequest,
     TokenUser,
@@ -29,6 +32,7 @@ from zones.node.endpoints import Call, EndpointTable, json_response
 from zones.node.fields import ACCOUNT_NAME_PATTERN
 from zones.router.client_lookup import ask_children
 from zones.router.instance_handlers import checked_route
+from zones.router.instances import page_limit
 
 endpoints = EndpointTable("auth")
 
@@ -99,6 +103,47 @@ async def lookup_client(call: Call[None]) -> web.StreamResponse:
     if lowest is None:
         raise NotFound(f"no zone in this subtree manages client {client!r}")
     return json_response(LookupAnswer(client=client, **lowest))
+
+
+@endpoints.route(
+    "GET",
+    "/auth/lookup/changes",
+    summary="Each client's lookup answer here, for the clients whose index changed since",
+    roles=[Role.ADMIN, Role.SERVICE],
+    response=LookupChanges,
+    query={"since": "ISO 8601 time with zone; omitted: every client", "limit": "1 to 1000"},
+)
+async def lookup_changes(call: Call[None]) -> web.StreamResponse:
+    since = aware_time("since", call.request.query.get("since"))
+    limit = page_limit(call.request.query.get("limit"))
+    async with call.app[SESSIONS].begin() as session:
+        changes = await client_index.changes_since(session, since, here_of(call), limit)
+    return json_response(
+        LookupChanges(
+            changes=[
+                LookupChange(
+                    client=news.client,
+                    revision=news.revision,
+                    zone=None if news.answer is None else Endpoint(**news.answer["zone"]),
+                    path=[] if news.answer is None else news.answer["path"],
+                    changed_at=changed_at,
+                )
+                for news, changed_at in changes
+            ]
+        )
+    )
+
+
+def aware_time(name: str, raw: str | None) -> datetime | None:
+    if raw is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise BadRequest(f"{name}: {raw[:60]!r} is not an ISO 8601 time with a zone")
+    return moment
 
 
 @endpoints.route(

@@ -25,6 +25,8 @@ class ClientIndex(Base):
     client: Mapped[str] = mapped_column(String(63), primary_key=True)
     local_count: Mapped[int] = mapped_column(Integer, default=0)
     revision: Mapped[int] = mapped_column(Integer, default=0)
+    # When the row last changed: parents polling this zone fetch what changed since.
+    changed_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
 
 
 class ClientChild(Base):
@@ -38,7 +40,7 @@ class ClientChild(Base):
         ForeignKey("child_zones.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     count: Mapped[int] = mapped_column(Integer, default=0)
-    answer: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    answer: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     answer_revision: Mapped[int] = mapped_column(Integer, default=-1)
 
 

@@ -37,6 +37,20 @@ class LookupAnswer(ResponseModel):
     path: list[str]
 
 
+class LookupChange(ResponseModel):
+    """One client's answer at the zone asked, after its index changed (`zone` null: none)."""
+
+    client: str
+    revision: int
+    zone: Endpoint | None
+    path: list[str]
+    changed_at: datetime
+
+
+class LookupChanges(ResponseModel):
+    changes: list[LookupChange]
+
+
 class TokenAnswer(ResponseModel):
     token: str
     expires_at: datetime

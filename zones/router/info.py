@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime
 from typing import Any
 
+from zones.auth.client_index import last_change
 from zones.capabilities.aggregate import (
     aggregate,
     aggregate_from_json,
@@ -69,8 +71,13 @@ async def build_zone_info(session: AsyncSession, settings: Settings, zone_uuid: 
         ],
         "descendants": sorted(descendants_of(children)),
         "descendant_names": sorted(descendant_names_of(children)),
+        "clients_changed_at": iso(await last_change(session)),
     }
     return ZoneInfo(**content, generation=generation_of(content))
+
+
+def iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
 
 
 def descendant_names_of(children: list[ChildZone]) -> set[str]:

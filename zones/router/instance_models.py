@@ -44,6 +44,7 @@ class InstanceMapping(Base):
     __tablename__ = "instance_mappings"
     __table_args__ = (
         Index("ix_instance_mappings_client_order", "client", "created_at", "instance_id"),
+        Index("ix_instance_mappings_client_child", "client", "child_id"),
     )
 
     instance_id: Mapped[str] = mapped_column(String(36), primary_key=True)

@@ -17,8 +17,10 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
+from zones.auth import client_index
+from zones.auth.index_models import ClientChild
 from zones.errors import BadRequest, ChildError, ChildTimeout, NotFound
 from zones.node.database import AsyncSession
 from zones.node.fields import UUID_PATTERN
@@ -121,10 +123,18 @@ async def list_page(
 
 
 async def children_holding(session: AsyncSession, client: str | None) -> list[ChildZone]:
-    holding = select(InstanceMapping.child_id).where(InstanceMapping.state == "ACTIVE")
+    """Children the mappings lead to, and those the client index says manage the client
+    (which covers instances made by entering at the child or below)."""
+    mapped = select(InstanceMapping.child_id).where(InstanceMapping.state == "ACTIVE")
+    indexed = select(ClientChild.child_id).where(client_index.holds)
     if client is not None:
-        holding = holding.where(InstanceMapping.client == client)
-    query = select(ChildZone).where(ChildZone.id.in_(holding.distinct())).order_by(ChildZone.id)
+        mapped = mapped.where(InstanceMapping.client == client)
+        indexed = indexed.where(ClientChild.client == client)
+    query = (
+        select(ChildZone)
+        .where(or_(ChildZone.id.in_(mapped.distinct()), ChildZone.id.in_(indexed.distinct())))
+        .order_by(ChildZone.id)
+    )
     return list(await session.scalars(query))
 
 

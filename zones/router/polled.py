@@ -6,10 +6,12 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from zones.auth.client_index import News, note_change
 from zones.capabilities.aggregate import aggregate_from_json, free_from_json
 from zones.node.database import AsyncSession, utcnow
 from zones.router.child_tokens import ChildCredentials
@@ -25,6 +27,7 @@ class PollTarget:
 
     credentials: ChildCredentials
     etag: str | None
+    clients_changed_at: datetime | None = None  # as the child last reported it
 
 
 @dataclass(frozen=True)
@@ -37,14 +40,22 @@ class PollOutcome:
     error: str | None
     latency_ms: float
     offline_at_once: bool = False
+    # Lookup answers of the clients whose index changed at the child since the last poll.
+    news: tuple[News, ...] = ()
 
     @property
     def child_id(self) -> int:
         return self.target.credentials.child_id
 
     @classmethod
-    def answered(cls, target: PollTarget, info: ZoneInfo | None, started: float) -> PollOutcome:
-        return cls(target, True, info, None, _since(started))
+    def answered(
+        cls,
+        target: PollTarget,
+        info: ZoneInfo | None,
+        started: float,
+        news: tuple[News, ...] = (),
+    ) -> PollOutcome:
+        return cls(target, True, info, None, _since(started), news=news)
 
     @classmethod
     def failed(cls, target: PollTarget, error: str, started: float) -> PollOutcome:
@@ -103,6 +114,8 @@ async def _record_one(
             if outcome.info is not None:
                 problem = await _learn(session, child, outcome.info, own_uuid)
                 outcome = outcome.refused(problem) if problem else outcome
+            for news in outcome.news if outcome.ok else ():
+                await note_change(session, news.client, child_id=child.id, news=news)
             _apply(child, outcome, failures_before_offline)
     except SQLAlchemyError as exc:
         # What the child said cannot be stored (a value the database refuses): a failed poll.

@@ -17,10 +17,14 @@ import asyncio
 import logging
 import time
 import uuid
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
 
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 from tenacity.wait import wait_random_exponential
 
+from zones.auth.client_index import News, changes_in
 from zones.auth.keys import SecretUnreadable
 from zones.errors import ChildAnswerLost, ChildError, ChildRefused, ChildTimeout, ChildUnreachable
 from zones.node.config import PollSettings
@@ -33,6 +37,8 @@ from zones.router.polled import PollOutcome, PollTarget, record_round
 from zones.router.schemas import ZoneInfo
 
 POLL_CONCURRENCY = 64
+CHANGES_OVERLAP = timedelta(seconds=30)
+CHANGES_PAGE = 1000
 CONNECT_ATTEMPTS = 3
 log = logging.getLogger("zones.poller")
 
@@ -91,6 +97,7 @@ class ChildPoller:
                     child.id, child.api_url, child.username, child.password_encrypted
                 ),
                 etag=None if child.last_info is None else etag_of(child.last_info["generation"]),
+                clients_changed_at=reported_change(child.last_info),
             )
             for child in children
             if child.enabled
@@ -101,6 +108,7 @@ class ChildPoller:
         try:
             async with asyncio.timeout(self._settings.timeout):
                 info = await self._fetch_retrying(target, request_id)
+                news = await self._changed_clients(target, info, request_id)
         except TimeoutError:
             error = f"no answer within the poll timeout of {self._settings.timeout} s"
             return PollOutcome.failed(target, error, started)
@@ -112,7 +120,42 @@ class ChildPoller:
             # One child's surprise must not cost the round for its siblings.
             log.exception("unexpected failure polling %s", target.credentials.api_url)
             return PollOutcome.failed(target, f"unexpected failure: {type(exc).__name__}", started)
-        return PollOutcome.answered(target, info, started)
+        return PollOutcome.answered(target, info, started, news)
+
+    async def _changed_clients(
+        self, target: PollTarget, info: ZoneInfo | None, request_id: str
+    ) -> tuple[News, ...]:
+        """The child's lookup answers for the clients whose index changed since the last poll
+        (instances made by entering at the child or below never pass through this zone)."""
+        changed = None if info is None else info.clients_changed_at
+        known = target.clients_changed_at
+        if changed is None or (known is not None and changed <= known):
+            return ()
+        # Back a little: a change stamped earlier may have committed after that poll.
+        since = None if known is None else known - CHANGES_OVERLAP
+        credentials = target.credentials
+        token = await self._tokens.token_for(credentials, request_id, self._settings.timeout)
+        news: list[News] = []
+        while True:
+            parameters = {"limit": str(CHANGES_PAGE)}
+            if since is not None:
+                parameters["since"] = since.isoformat()
+            path = f"/auth/lookup/changes?{urlencode(parameters)}"
+            status, body, _ = await self._client.forward(
+                credentials.api_url,
+                "GET",
+                path,
+                caller_token=token,
+                headers={},
+                request_id=request_id,
+            )
+            page = changes_in(body) if status == 200 else None
+            if page is None:
+                raise ChildError(f"{credentials.api_url}{path} answered {status} in another shape")
+            news += [change for change, _ in page]
+            if len(page) < CHANGES_PAGE:
+                return tuple(news)
+            since = page[-1][1]
 
     async def _fetch_retrying(self, target: PollTarget, request_id: str) -> ZoneInfo | None:
         retrying = AsyncRetrying(
@@ -139,3 +182,8 @@ class ChildPoller:
         return await self._client.fetch_info(
             credentials.api_url, token, request_id=request_id, etag=target.etag, timeout=timeout
         )
+
+
+def reported_change(info: dict[str, Any] | None) -> datetime | None:
+    raw = None if info is None else info.get("clients_changed_at")
+    return None if raw is None else datetime.fromisoformat(str(raw))

@@ -91,6 +91,11 @@ class ZoneInfo(ResponseModel):
         default_factory=list,
         description="uuids of every zone below this one, as last polled (for loop checks)",
     )
+    clients_changed_at: datetime | None = Field(
+        default=None,
+        description="when this zone's client index last changed (parents then fetch "
+        "/auth/lookup/changes)",
+    )
     descendant_names: list[ZoneName] = Field(
         default_factory=list,
         description="names of every zone below this one, as last polled (for moves to a zone)",

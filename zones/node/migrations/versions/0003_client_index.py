@@ -22,7 +22,9 @@ def upgrade() -> None:
         sa.Column("client", sa.String(63), primary_key=True),
         sa.Column("local_count", sa.Integer(), nullable=False),
         sa.Column("revision", sa.Integer(), nullable=False),
+        sa.Column("changed_at", sa.DateTime(), nullable=False),
     )
+    op.create_index("ix_client_index_changed_at", "client_index", ["changed_at"])
     op.create_table(
         "client_children",
         sa.Column("client", sa.String(63), primary_key=True),
@@ -49,12 +51,12 @@ def upgrade() -> None:
     # are learnt with the next change (until then a child that alone holds a client
     # is itself the answer), or at once with `zones reindex`.
     op.execute(
-        "INSERT INTO client_index (client, local_count, revision) "
-        "SELECT client, count(*), 1 FROM instances GROUP BY client"
+        "INSERT INTO client_index (client, local_count, revision, changed_at) "
+        "SELECT client, count(*), 1, CURRENT_TIMESTAMP FROM instances GROUP BY client"
     )
     op.execute(
-        "INSERT INTO client_index (client, local_count, revision) "
-        "SELECT DISTINCT client, 0, 1 FROM instance_mappings "
+        "INSERT INTO client_index (client, local_count, revision, changed_at) "
+        "SELECT DISTINCT client, 0, 1, CURRENT_TIMESTAMP FROM instance_mappings "
         "WHERE client NOT IN (SELECT client FROM client_index)"
     )
     op.execute(
@@ -68,4 +70,5 @@ def downgrade() -> None:
     op.drop_index("ix_instance_mappings_client_child", "instance_mappings")
     op.drop_table("client_index_rebuild")
     op.drop_table("client_children")
+    op.drop_index("ix_client_index_changed_at", "client_index")
     op.drop_table("client_index")
