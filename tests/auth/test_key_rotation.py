@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import aiohttp
@@ -38,6 +39,24 @@ async def test_a_rotated_issuer_key_is_fetched_again(
         await eventually(new_token_accepted, timeout=15, interval=0.25)
         refused = await Api(http, verifier.url, old_token).call("GET", "/users")
         assert refused.status == 401  # the withdrawn key no longer verifies anything
+    finally:
+        await verifier.stop()
+        await issuer.stop()
+
+
+async def test_simultaneous_first_uses_of_a_trusted_issuers_token_are_all_accepted(
+    tmp_path: Path, http: aiohttp.ClientSession
+) -> None:
+    """Regression: while the first request fetched the issuer's keys, the others found no key
+    and were refused with 401 (the fetch counted as done from its start)."""
+    issuer = await start_zone(zone_settings(tmp_path / "issuer", "issuer"))
+    verifier = await start_zone(
+        zone_settings(tmp_path / "verifier", "verifier", auth={"trusted_issuers": [issuer.url]})
+    )
+    try:
+        api = Api(http, verifier.url, await Api(http, issuer.url).login())
+        answers = await asyncio.gather(*(api.call("GET", "/users") for _ in range(8)))
+        assert [answer.status for answer in answers] == [200] * 8, answers
     finally:
         await verifier.stop()
         await issuer.stop()

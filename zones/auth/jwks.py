@@ -44,8 +44,14 @@ class JwksCache:
         return self._epochs.get(issuer, 0)
 
     async def key_for(self, issuer: str, kid: str) -> jwt.PyJWK:
+        lock = self._locks.setdefault(issuer, asyncio.Lock())
+        if lock.locked():
+            # A fetch is under way (its start already counts as the last fetch, so this
+            # request may not start another): wait for the keys it brings.
+            async with lock:
+                pass
         if self._wants_fetch(issuer, kid):
-            async with self._locks.setdefault(issuer, asyncio.Lock()):
+            async with lock:
                 if self._wants_fetch(issuer, kid):
                     await self._refresh(issuer)
         key = self._keys.get(issuer, {}).get(kid)
