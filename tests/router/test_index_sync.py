@@ -42,3 +42,45 @@ async def test_creates_and_deletes_made_lower_down_reach_the_root_with_the_polls
     assert await lookup(tree, "beta") is None
     await tree.poll("r2", "root")
     assert await lookup(tree, "beta") == ("dc-c", ["root", "r2", "dc-c"])
+
+
+async def test_a_child_added_with_instances_already_below_it_is_learnt_with_the_first_poll(
+    http: aiohttp.ClientSession, zones: ZoneStarter
+) -> None:
+    """Regression: zone-add kept the probe's `clients_changed_at`, so the first poll saw
+    nothing new and the child's clients were never fetched."""
+    tree = await build(http, zones)
+    root = await Api(http, tree.zones["root"].url).as_user("alice", "alice-pw")
+    await create(root, "kept", "dc-a")
+    removed = await tree.admins["root"].call("DELETE", f"/zones/{tree.child_ids[('root', 'r1')]}")
+    assert removed.status == 204, removed
+    assert await lookup(tree) is None
+
+    await tree.add_child("root", "r1", weight_offset=1.0)
+    await tree.poll("root")
+    assert await lookup(tree) == ("dc-a", ["root", "r1", "dc-a"])
+
+
+async def test_a_child_moved_to_another_zones_address_is_learnt_afresh(
+    http: aiohttp.ClientSession, zones: ZoneStarter
+) -> None:
+    """What the zone at the old address said, and how far it was fetched, no longer count."""
+    tree = await build(http, zones)
+    root = await Api(http, tree.zones["root"].url).as_user("alice", "alice-pw")
+    await create(root, "in-a", "dc-a")
+    in_c = await create(root, "in-c", "dc-c")  # r2 changes after r1 did
+    assert (await root.call("DELETE", f"/instances/{in_c['id']}")).status == 204
+    await tree.poll("root")
+    admin = tree.admins["root"]
+    assert (await admin.call("DELETE", f"/zones/{tree.child_ids[('root', 'r1')]}")).status == 204
+    assert await lookup(tree) is None
+
+    # The entry that was r2 now points at r1, whose index changed before r2's did.
+    moved = await admin.call(
+        "PUT",
+        f"/zones/{tree.child_ids[('root', 'r2')]}",
+        json_body={"zone": {"api_url": tree.zones["r1"].url, "name": "r1"}},
+    )
+    assert moved.status == 200, moved
+    await tree.poll("root")
+    assert await lookup(tree) == ("dc-a", ["root", "r1", "dc-a"])

@@ -27,7 +27,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 
 from zones.auth.index_models import ClientChild, ClientIndex, IndexRebuild
 from zones.node.database import AsyncSession, dialect_insert, utcnow
@@ -79,12 +79,16 @@ async def note_change(
     local: bool = False,
     child_id: int | None = None,
     news: News | None = None,
+    answer_unknown: bool = False,
 ) -> None:
     """Bring the client's counts up to date after a change in this transaction.
 
     The revision is bumped first: on PostgreSQL that locks the client's row, so
     the recounts below run after every earlier writer for the client committed
-    and the last writer always counts what all of them did.
+    and the last writer always counts what all of them did. `answer_unknown`:
+    the child gained an instance without telling its answer (a mapping repaired
+    by asking, a create whose answer was lost), so the answer kept for it may be
+    too low; until the child tells again, the child itself is the answer.
     """
     await _bump_revision(session, client)
     if local:
@@ -93,6 +97,8 @@ async def note_change(
         await _recount_child(session, client, child_id)
         if news is not None and news.client == client:
             await _keep_child_answer(session, client, child_id, news)
+        elif answer_unknown:
+            await keep_child_answer_now(session, client, child_id, None)
 
 
 async def _bump_revision(session: AsyncSession, client: str) -> None:
@@ -152,6 +158,17 @@ async def _keep_child_answer(session: AsyncSession, client: str, child_id: int, 
     )
 
 
+async def forget_child_answers(session: AsyncSession, child_id: int) -> None:
+    """Another zone may answer at the child's new address: what the old one said, and its
+    revisions (not comparable with the new zone's), no longer count."""
+    await session.execute(
+        update(ClientChild)
+        .where(ClientChild.child_id == child_id)
+        .values(answer=None, answer_revision=-1)
+        .execution_options(synchronize_session=False)
+    )
+
+
 async def keep_child_answer_now(
     session: AsyncSession, client: str, child_id: int, answer: dict[str, Any] | None
 ) -> None:
@@ -170,25 +187,41 @@ async def keep_child_answer_now(
 holds = or_(ClientChild.count > 0, ClientChild.answer.is_not(None))
 
 
-async def answer_for(session: AsyncSession, client: str, here: Here) -> dict[str, Any] | None:
-    """`{"zone": {"name", "url"}, "path": [...]}` from this zone's own index, or None."""
-    local = await session.scalar(
-        select(ClientIndex.local_count).where(ClientIndex.client == client)
+@dataclass(frozen=True)
+class IndexRead:
+    """One client's entry, read in one statement: its revision and answer agree."""
+
+    rebuilding: bool  # `zones reindex` runs: the answer cannot be trusted
+    revision: int
+    answer: dict[str, Any] | None
+
+
+async def read_index(session: AsyncSession, client: str, here: Here) -> IndexRead:
+    """The client's answer from this zone's own index: one indexed query, no child asked."""
+    flag = select(func.count().label("rebuilding")).select_from(IndexRebuild).subquery()
+    source = (
+        flag.outerjoin(ClientIndex, ClientIndex.client == client)
+        .outerjoin(ClientChild, and_(ClientChild.client == ClientIndex.client, holds))
+        .outerjoin(ChildZone, ChildZone.id == ClientChild.child_id)
     )
-    if local:
-        return here.answer()
-    holding = (
+    columns = (ClientIndex.revision, ClientIndex.local_count, ClientChild.answer, ChildZone.name)
+    rows = (
         await session.execute(
-            select(ClientChild.answer, ChildZone.name, ChildZone.api_url)
-            .join(ChildZone, ChildZone.id == ClientChild.child_id)
-            .where(ClientChild.client == client, holds)
-            .limit(2)
+            select(flag.c.rebuilding, *columns, ChildZone.api_url).select_from(source).limit(2)
         )
     ).all()
-    if len(holding) != 1:
-        return here.answer() if holding else None
-    child_answer, child_name, child_url = holding[0]
-    return through_child(here, child_answer, child_name, child_url)
+    rebuilding, revision, local = rows[0][0] > 0, rows[0][1] or 0, rows[0][2] or 0
+    holding = [(answer, name, url) for _, _, _, answer, name, url in rows if name is not None]
+    if local or len(holding) > 1:
+        return IndexRead(rebuilding, revision, here.answer())
+    if not holding:
+        return IndexRead(rebuilding, revision, None)
+    return IndexRead(rebuilding, revision, through_child(here, *holding[0]))
+
+
+async def answer_for(session: AsyncSession, client: str, here: Here) -> dict[str, Any] | None:
+    """`{"zone": {"name", "url"}, "path": [...]}` from this zone's own index, or None."""
+    return (await read_index(session, client, here)).answer
 
 
 def through_child(
@@ -202,12 +235,9 @@ def through_child(
 
 
 async def news_for(session: AsyncSession, client: str, here: Here) -> News:
-    """This zone's answer with its revision. The revision is read first, so the answer is at
-    least as new as the revision says: a parent can only be told too little, never too old."""
-    revision = await session.scalar(
-        select(ClientIndex.revision).where(ClientIndex.client == client)
-    )
-    return News(client, int(revision or 0), await answer_for(session, client, here))
+    """This zone's answer with the revision it belongs to."""
+    read = await read_index(session, client, here)
+    return News(client, read.revision, read.answer)
 
 
 async def last_change(session: AsyncSession) -> datetime | None:
@@ -231,11 +261,6 @@ async def changes_since(
         (News(client, revision, await answer_for(session, client, here)), changed_at)
         for client, revision, changed_at in rows
     ]
-
-
-async def rebuilding(session: AsyncSession) -> bool:
-    """Whether `zones reindex` is rebuilding the index now (then it cannot be trusted)."""
-    return await session.scalar(select(IndexRebuild.id).limit(1)) is not None
 
 
 def news_header(news: News) -> str:

@@ -96,9 +96,9 @@ async def lookup_client(call: Call[None]) -> web.StreamResponse:
     client = client_parameter(call)
     here = here_of(call)
     async with call.app[SESSIONS].begin() as session:
-        untrusted = await client_index.rebuilding(session)
-        lowest = None if untrusted else await client_index.answer_for(session, client, here)
-    if untrusted:
+        read = await client_index.read_index(session, client, here)
+    lowest = read.answer
+    if read.rebuilding:
         lowest = await ask_children(await checked_route(call), client, here)
     if lowest is None:
         raise NotFound(f"no zone in this subtree manages client {client!r}")

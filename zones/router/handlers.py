@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from zones.auth.client_index import forget_child_answers
 from zones.auth.keys import SecretUnreadable
 from zones.auth.roles import Role
 from zones.errors import Conflict
@@ -97,7 +98,7 @@ def provisional_name(api_url: str) -> str:
 def learnt_fields(probe: ProbeResult, own_uuid: str) -> dict[str, Any]:
     """What zone-add stores from its first contact with the child."""
     if probe.info is None:
-        return {"state": "unknown", "last_error": probe.error}
+        return {"state": "unknown", "last_error": probe.error, "clients_known_at": None}
     if probe.info.uuid == own_uuid:
         raise Conflict("zone.api_url: that is this zone itself; a zone cannot be its own child")
     if own_uuid in probe.info.descendants:
@@ -111,6 +112,9 @@ def learnt_fields(probe: ProbeResult, own_uuid: str) -> dict[str, Any]:
         "last_seen": utcnow(),
         "last_error": None,
         "last_info": probe.info.model_dump(mode="json"),
+        # The probe's answer says when the child's client index changed, but its changes
+        # were never fetched: the next poll fetches them all.
+        "clients_known_at": None,
     }
 
 
@@ -244,6 +248,8 @@ async def update_zone(call: Call[ZoneUpdateEnvelope]) -> web.StreamResponse:
         child = await children.update_child(session, child, **values)
         if probe is not None and "last_info" in values:  # learnt anew, or forgotten
             await replace_capability_rows(session, child.id, probe.info)
+        if "api_url" in changes:
+            await forget_child_answers(session, child.id)
     return json_response(ZoneEnvelope(zone=zone_view(child)))
 
 

@@ -44,6 +44,8 @@ class ChildZone(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     poll_latency_ms: Mapped[float | None] = mapped_column(Float)
     last_polled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # The child's `clients_changed_at` up to which its client index changes were fetched.
+    clients_known_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 

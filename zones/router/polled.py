@@ -27,7 +27,8 @@ class PollTarget:
 
     credentials: ChildCredentials
     etag: str | None
-    clients_changed_at: datetime | None = None  # as the child last reported it
+    clients_reported_at: datetime | None = None  # the child's clients_changed_at, last polled
+    clients_known_at: datetime | None = None  # up to which its changes were fetched
 
 
 @dataclass(frozen=True)
@@ -40,8 +41,10 @@ class PollOutcome:
     error: str | None
     latency_ms: float
     offline_at_once: bool = False
-    # Lookup answers of the clients whose index changed at the child since the last poll.
+    # Lookup answers of the clients whose index changed at the child since the last poll,
+    # fetched up to `clients_known_at`.
     news: tuple[News, ...] = ()
+    clients_known_at: datetime | None = None
 
     @property
     def child_id(self) -> int:
@@ -54,8 +57,10 @@ class PollOutcome:
         info: ZoneInfo | None,
         started: float,
         news: tuple[News, ...] = (),
+        clients_known_at: datetime | None = None,
     ) -> PollOutcome:
-        return cls(target, True, info, None, _since(started), news=news)
+        latency = _since(started)
+        return cls(target, True, info, None, latency, news=news, clients_known_at=clients_known_at)
 
     @classmethod
     def failed(cls, target: PollTarget, error: str, started: float) -> PollOutcome:
@@ -114,8 +119,10 @@ async def _record_one(
             if outcome.info is not None:
                 problem = await _learn(session, child, outcome.info, own_uuid)
                 outcome = outcome.refused(problem) if problem else outcome
-            for news in outcome.news if outcome.ok else ():
-                await note_change(session, news.client, child_id=child.id, news=news)
+            if outcome.ok and outcome.clients_known_at is not None:
+                for news in outcome.news:
+                    await note_change(session, news.client, child_id=child.id, news=news)
+                child.clients_known_at = outcome.clients_known_at
             _apply(child, outcome, failures_before_offline)
     except SQLAlchemyError as exc:
         # What the child said cannot be stored (a value the database refuses): a failed poll.

@@ -97,7 +97,8 @@ class ChildPoller:
                     child.id, child.api_url, child.username, child.password_encrypted
                 ),
                 etag=None if child.last_info is None else etag_of(child.last_info["generation"]),
-                clients_changed_at=reported_change(child.last_info),
+                clients_reported_at=reported_change(child.last_info),
+                clients_known_at=child.clients_known_at,
             )
             for child in children
             if child.enabled
@@ -108,7 +109,8 @@ class ChildPoller:
         try:
             async with asyncio.timeout(self._settings.timeout):
                 info = await self._fetch_retrying(target, request_id)
-                news = await self._changed_clients(target, info, request_id)
+                changed = target.clients_reported_at if info is None else info.clients_changed_at
+                news = await self._changed_clients(target, changed, request_id)
         except TimeoutError:
             error = f"no answer within the poll timeout of {self._settings.timeout} s"
             return PollOutcome.failed(target, error, started)
@@ -120,17 +122,19 @@ class ChildPoller:
             # One child's surprise must not cost the round for its siblings.
             log.exception("unexpected failure polling %s", target.credentials.api_url)
             return PollOutcome.failed(target, f"unexpected failure: {type(exc).__name__}", started)
-        return PollOutcome.answered(target, info, started, news)
+        if news is None:
+            return PollOutcome.answered(target, info, started)
+        return PollOutcome.answered(target, info, started, news, changed)
 
     async def _changed_clients(
-        self, target: PollTarget, info: ZoneInfo | None, request_id: str
-    ) -> tuple[News, ...]:
-        """The child's lookup answers for the clients whose index changed since the last poll
-        (instances made by entering at the child or below never pass through this zone)."""
-        changed = None if info is None else info.clients_changed_at
-        known = target.clients_changed_at
+        self, target: PollTarget, changed: datetime | None, request_id: str
+    ) -> tuple[News, ...] | None:
+        """The child's lookup answers for the clients whose index changed since they were last
+        fetched (instances made by entering at the child or below never pass through this
+        zone); None when there is nothing new to fetch."""
+        known = target.clients_known_at
         if changed is None or (known is not None and changed <= known):
-            return ()
+            return None
         # Back a little: a change stamped earlier may have committed after that poll.
         since = None if known is None else known - CHANGES_OVERLAP
         credentials = target.credentials

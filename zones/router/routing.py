@@ -359,7 +359,9 @@ async def record_mapping(
             return  # what is known to be placed stays known
         # One statement: concurrent retries of one create all record the same mapping.
         await upsert(session, InstanceMapping, values, keys=["instance_id"])
-        await note_change(session, client, child_id=child_id, news=news)
+        await note_change(
+            session, client, child_id=child_id, news=news, answer_unknown=news is None
+        )
         if known is not None and known.child_id != child_id:  # a move: the old child lost it
             await note_change(session, known.client, child_id=known.child_id)
     if state == "ACTIVE":

@@ -44,6 +44,8 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column("started_at", sa.DateTime(), nullable=False),
     )
+    with op.batch_alter_table("child_zones") as table:
+        table.add_column(sa.Column("clients_known_at", sa.DateTime(), nullable=True))
     op.create_index(
         "ix_instance_mappings_client_child", "instance_mappings", ["client", "child_id"]
     )
@@ -68,6 +70,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_instance_mappings_client_child", "instance_mappings")
+    with op.batch_alter_table("child_zones") as table:
+        table.drop_column("clients_known_at")
     op.drop_table("client_index_rebuild")
     op.drop_table("client_children")
     op.drop_index("ix_client_index_changed_at", "client_index")
