@@ -8,11 +8,11 @@ Seed 004's rule, answered from this zone's own rows and never by asking:
   exactly one child does;
 - nothing (404) when none does.
 
-Every change of an instance or a mapping calls `note_change` in the same
-transaction, so the index is never behind what the zone has answered. A
-zone tells its parent the answer that results (`news_for`, sent as the
-`X-Zones-Lookup` header of create, move and delete answers), and the parent
-keeps it beside its count for that child.
+Every change of an instance or a mapping updates the index in the same
+transaction (zones.auth.index_updates), so the index is never behind what the
+zone has answered. A zone tells its parent the answer that results
+(`news_for`, sent as the `X-Zones-Lookup` header of create, move and delete
+answers), and the parent keeps it beside its count for that child.
 
 Instances kept here with a fault count as held here: the client must be sent
 to a zone that shows them. PENDING mappings (a create whose answer was lost)
@@ -27,15 +27,14 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select
 
 from zones.auth.index_models import ClientChild, ClientIndex, IndexRebuild
-from zones.node.database import AsyncSession, dialect_insert, utcnow
+from zones.node.database import AsyncSession
 from zones.router.client import LOOKUP_HEADER
-from zones.router.instance_models import Instance, InstanceMapping
 from zones.router.models import ChildZone
 
-__all__ = ["LOOKUP_HEADER", "Here", "News", "answer_for", "news_for", "note_change"]
+__all__ = ["LOOKUP_HEADER", "Here", "News", "answer_for", "news_for"]
 
 
 @dataclass(frozen=True)
@@ -70,116 +69,6 @@ class _NewsDocument(BaseModel):
     revision: int
     zone: _ZoneRef | None
     path: list[str]
-
-
-async def note_change(
-    session: AsyncSession,
-    client: str,
-    *,
-    local: bool = False,
-    child_id: int | None = None,
-    news: News | None = None,
-    answer_unknown: bool = False,
-) -> None:
-    """Bring the client's counts up to date after a change in this transaction.
-
-    The revision is bumped first: on PostgreSQL that locks the client's row, so
-    the recounts below run after every earlier writer for the client committed
-    and the last writer always counts what all of them did. `answer_unknown`:
-    the child gained an instance without telling its answer (a mapping repaired
-    by asking, a create whose answer was lost), so the answer kept for it may be
-    too low; until the child tells again, the child itself is the answer.
-    """
-    await _bump_revision(session, client)
-    if local:
-        await _recount_local(session, client)
-    if child_id is not None:
-        await _recount_child(session, client, child_id)
-        if news is not None and news.client == client:
-            await _keep_child_answer(session, client, child_id, news)
-        elif answer_unknown:
-            await keep_child_answer_now(session, client, child_id, None)
-
-
-async def _bump_revision(session: AsyncSession, client: str) -> None:
-    now = utcnow()
-    insert = dialect_insert(session, ClientIndex).values(
-        client=client, local_count=0, revision=1, changed_at=now
-    )
-    await session.execute(
-        insert.on_conflict_do_update(
-            index_elements=["client"],
-            set_={"revision": ClientIndex.revision + 1, "changed_at": now},
-        )
-    )
-
-
-async def _recount_local(session: AsyncSession, client: str) -> None:
-    held = select(func.count()).select_from(Instance).where(Instance.client == client)
-    await session.execute(
-        update(ClientIndex)
-        .where(ClientIndex.client == client)
-        .values(local_count=held.scalar_subquery())
-        .execution_options(synchronize_session=False)
-    )
-
-
-async def _recount_child(session: AsyncSession, client: str, child_id: int) -> None:
-    mapped = (
-        select(func.count())
-        .select_from(InstanceMapping)
-        .where(InstanceMapping.client == client, InstanceMapping.child_id == child_id)
-    )
-    insert = dialect_insert(session, ClientChild).values(
-        client=client,
-        child_id=child_id,
-        count=mapped.scalar_subquery(),
-        answer=None,
-        answer_revision=-1,
-    )
-    await session.execute(
-        insert.on_conflict_do_update(
-            index_elements=["client", "child_id"], set_={"count": insert.excluded.count}
-        )
-    )
-
-
-async def _keep_child_answer(session: AsyncSession, client: str, child_id: int, news: News) -> None:
-    """The child's answer, unless one with a newer revision is already kept."""
-    await session.execute(
-        update(ClientChild)
-        .where(
-            ClientChild.client == client,
-            ClientChild.child_id == child_id,
-            ClientChild.answer_revision < news.revision,
-        )
-        .values(answer=news.answer, answer_revision=news.revision)
-        .execution_options(synchronize_session=False)
-    )
-
-
-async def forget_child_answers(session: AsyncSession, child_id: int) -> None:
-    """Another zone may answer at the child's new address: what the old one said, and its
-    revisions (not comparable with the new zone's), no longer count."""
-    await session.execute(
-        update(ClientChild)
-        .where(ClientChild.child_id == child_id)
-        .values(answer=None, answer_revision=-1)
-        .execution_options(synchronize_session=False)
-    )
-
-
-async def keep_child_answer_now(
-    session: AsyncSession, client: str, child_id: int, answer: dict[str, Any] | None
-) -> None:
-    """The child's answer as just asked (by `zones reindex`), whatever revision was kept:
-    news the child sends later carry higher revisions and replace it as usual."""
-    await session.execute(
-        update(ClientChild)
-        .where(ClientChild.client == client, ClientChild.child_id == child_id)
-        .values(answer=answer)
-        .execution_options(synchronize_session=False)
-    )
 
 
 # A child holds a client when mappings lead there, or when it said it manages the client

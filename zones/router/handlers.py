@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from zones.auth.client_index import forget_child_answers
+from zones.auth.index_updates import forget_child_answers
 from zones.auth.keys import SecretUnreadable
 from zones.auth.roles import Role
 from zones.errors import Conflict

@@ -17,7 +17,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
 
-from zones.auth.client_index import LOOKUP_HEADER, Here, news_for, news_header
+from zones.auth.client_index import LOOKUP_HEADER, Here, News, news_for, news_header
 from zones.auth.roles import Identity, Role
 from zones.capabilities.matching import parse_requirements, parse_resources
 from zones.errors import BadRequest, ChildError, Forbidden
@@ -123,13 +123,16 @@ def answer_instance(instance: dict[str, Any], status: int = 200) -> web.StreamRe
 
 
 async def with_news(
-    call: Call[Any], response: web.StreamResponse, client: str
+    call: Call[Any], response: web.StreamResponse, client: str, told: News | None = None
 ) -> web.StreamResponse:
-    """To a parent, this zone's client index answer after the change (see client_index)."""
+    """To a parent, this zone's client index answer after the change (see client_index):
+    `told`, read by the change's last write, or read now."""
     if from_a_parent(call.request):
-        settings = call.app[SETTINGS]
-        async with call.app[SESSIONS].begin() as session:
-            news = await news_for(session, client, Here(settings.zone.name, settings.url))
+        news = told
+        if news is None:
+            settings = call.app[SETTINGS]
+            async with call.app[SESSIONS].begin() as session:
+                news = await news_for(session, client, Here(settings.zone.name, settings.url))
         response.headers[LOOKUP_HEADER] = news_header(news)
     return response
 
@@ -179,7 +182,10 @@ async def create_instance(call: Call[InstanceCreateEnvelope]) -> web.StreamRespo
             instance = routing.local_view(
                 instances.same_request(existing, new.client, new.fingerprint)
             )
-    return await with_news(call, answer_instance(instance, status=201), new.client)
+    # A create's last write is its own row or mapping: what it read is current. (A move
+    # writes again after that, so a move reads anew.)
+    told = route.told.get(new.client)
+    return await with_news(call, answer_instance(instance, status=201), new.client, told)
 
 
 @endpoints.route(

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, delete, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute
 
-from zones.auth.client_index import note_change
+from zones.auth.index_updates import add_local
 from zones.capabilities.hosts import release
 from zones.errors import BadRequest, Conflict, NotFound
 from zones.node.database import AsyncSession
@@ -55,7 +55,7 @@ async def remove(session: AsyncSession, instance: Instance) -> bool:
         return False  # only the delete that removed the row gives its allocation back
     if instance.host is not None and instance.status == "ACTIVE":
         await release(session, instance.host, instance.resources)
-    await note_change(session, instance.client, local=True)
+    await add_local(session, instance.client, -1)
     return True
 
 

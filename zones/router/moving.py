@@ -20,9 +20,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete
-
-from zones.auth.client_index import note_change, parse_news
+from zones.auth.client_index import parse_news
+from zones.auth.index_updates import learn_child_answer
 from zones.capabilities.hosts import release
 from zones.capabilities.matching import Condition, parse_requirements
 from zones.errors import BadRequest, ChildError, ChildTimeout, NothingFits
@@ -37,6 +36,7 @@ from zones.router.routing import (
     NewInstance,
     Route,
     candidate_children,
+    drop_mapping,
     forget_mapping,
     local_view,
     mapped_before,
@@ -177,10 +177,7 @@ async def move_from_child(
         placed = await place_here(session, route, new)
         if placed.host is not None:
             instance = local_view(await store_local(session, route, new, placed.host, None))
-            await session.execute(
-                delete(InstanceMapping).where(InstanceMapping.instance_id == new.id)
-            )
-            await note_change(session, new.client, child_id=child.id)
+            await drop_mapping(session, new.client, new.id, child.id)
     if placed.host is not None:
         route.cache.forget(new.id)
     else:
@@ -236,5 +233,7 @@ async def remove_old_copy(
             f"instance {new.id} now lives at {moved.get('zone')}, but its old copy below "
             f"{child.name} could not be removed ({failure}); it still holds room there"
         )
-    async with route.sessions.begin() as session:
-        await note_change(session, new.client, child_id=child.id, news=parse_news(answer.lookup))
+    news = parse_news(answer.lookup)
+    if news is not None:
+        async with route.sessions.begin() as session:
+            await learn_child_answer(session, new.client, child.id, news)

@@ -11,7 +11,8 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from zones.auth.client_index import News, note_change
+from zones.auth.client_index import News
+from zones.auth.index_updates import learn_child_answer
 from zones.capabilities.aggregate import aggregate_from_json, free_from_json
 from zones.node.database import AsyncSession, utcnow
 from zones.router.child_tokens import ChildCredentials
@@ -121,7 +122,7 @@ async def _record_one(
                 outcome = outcome.refused(problem) if problem else outcome
             if outcome.ok and outcome.clients_known_at is not None:
                 for news in outcome.news:
-                    await note_change(session, news.client, child_id=child.id, news=news)
+                    await learn_child_answer(session, news.client, child.id, news)
                 child.clients_known_at = outcome.clients_known_at
             _apply(child, outcome, failures_before_offline)
     except SQLAlchemyError as exc:

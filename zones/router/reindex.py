@@ -28,8 +28,8 @@ from urllib.parse import urlencode
 import aiohttp
 from sqlalchemy import delete, select
 
-from zones.auth.client_index import keep_child_answer_now, note_change
 from zones.auth.index_models import ClientChild, ClientIndex, IndexRebuild
+from zones.auth.index_updates import add_to_child, keep_child_answer_now, recount
 from zones.auth.keys import load_secret_box
 from zones.errors import ChildError, ChildTimeout
 from zones.node.config import Settings
@@ -202,7 +202,7 @@ async def learn_answers(
             except (ChildError, ChildTimeout):
                 return  # the child itself stays the answer
         async with sessions.begin() as session:
-            await note_change(session, client, child_id=child_id)
+            await add_to_child(session, client, child_id, 0)
             await keep_child_answer_now(session, client, child_id, answer)
 
     await asyncio.gather(*(learn(client, child_id) for client, child_id in holders))
@@ -223,7 +223,5 @@ async def recount_everyone(sessions: Sessions) -> int:
         children_of.setdefault(client, set()).add(child_id)
     for client in sorted(clients):
         async with sessions.begin() as session:
-            await note_change(session, client, local=True)
-            for child_id in sorted(children_of.get(client, ())):
-                await note_change(session, client, child_id=child_id)
+            await recount(session, client, children_of.get(client, set()))
     return len(clients)

@@ -11,14 +11,15 @@ with a fault, by the zone that took the request.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
-from zones.auth.client_index import News, note_change, parse_news
+from zones.auth.client_index import Here, News, news_for, parse_news
+from zones.auth.index_updates import add_local, add_to_child, learn_child_answer, lock_client
 from zones.capabilities.aggregate import aggregate_from_json, free_from_json
 from zones.capabilities.matching import (
     Condition,
@@ -39,7 +40,7 @@ from zones.errors import (
 from zones.node.config import Settings
 from zones.node.database import AsyncSession, Sessions, upsert, utcnow
 from zones.router import instances
-from zones.router.forwarding import MOVING_HEADER, TARGET_HEADER, Forwarder
+from zones.router.forwarding import MOVING_HEADER, TARGET_HEADER, Forwarder, from_a_parent
 from zones.router.info import zone_names
 from zones.router.instance_models import Instance as InstanceRow
 from zones.router.instance_models import InstanceMapping
@@ -106,10 +107,18 @@ class Route:
     sessions: Sessions
     forwarder: Forwarder
     cache: RoutingCache
+    # This zone's client index answer after this request's last write, for its parent.
+    told: dict[str, News] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
         return self.settings.zone.name
+
+    async def tell_parent(self, session: AsyncSession, client: str) -> None:
+        """Read the answer to send up inside the write's own transaction (no second one)."""
+        if from_a_parent(self.request):
+            here = Here(self.name, self.settings.url)
+            self.told[client] = await news_for(session, client, here)
 
     async def send(self, child: ChildZone, method: str, path: str, **options: Any) -> Any:
         return await self.forwarder.send(
@@ -250,7 +259,8 @@ async def store_local(
     )
     session.add(row)
     await session.flush()
-    await note_change(session, new.client, local=True)
+    await add_local(session, new.client, 1)
+    await route.tell_parent(session, new.client)
     return row
 
 
@@ -354,16 +364,18 @@ async def record_mapping(
         "created_at": created_at,
     }
     async with route.sessions.begin() as session:
+        await lock_client(session, client)  # first: what is read below is then current
         known = await session.get(InstanceMapping, snapshot["id"])
         if state == "PENDING" and known is not None and known.state == "ACTIVE":
             return  # what is known to be placed stays known
         # One statement: concurrent retries of one create all record the same mapping.
         await upsert(session, InstanceMapping, values, keys=["instance_id"])
-        await note_change(
-            session, client, child_id=child_id, news=news, answer_unknown=news is None
-        )
+        if known is None or known.child_id != child_id:
+            await add_to_child(session, client, child_id, 1)
         if known is not None and known.child_id != child_id:  # a move: the old child lost it
-            await note_change(session, known.client, child_id=known.child_id)
+            await add_to_child(session, client, known.child_id, -1)
+        await learn_child_answer(session, client, child_id, news)
+        await route.tell_parent(session, client)
     if state == "ACTIVE":
         route.cache.remember(snapshot["id"], CachedMapping(child_id, client, snapshot, created_at))
     else:
@@ -375,6 +387,18 @@ async def forget_mapping(route: Route, instance_id: str, news: News | None = Non
     async with route.sessions.begin() as session:
         mapping = await session.get(InstanceMapping, instance_id)
         if mapping is not None:
-            await session.delete(mapping)
-            await session.flush()
-            await note_change(session, mapping.client, child_id=mapping.child_id, news=news)
+            await drop_mapping(session, mapping.client, instance_id, mapping.child_id)
+            if news is not None:
+                await learn_child_answer(session, mapping.client, mapping.child_id, news)
+
+
+async def drop_mapping(session: AsyncSession, client: str, instance_id: str, child_id: int) -> None:
+    """Remove the mapping if it still leads to `child_id`, and count it off that child."""
+    await lock_client(session, client)
+    dropped = await session.execute(
+        delete(InstanceMapping)
+        .where(InstanceMapping.instance_id == instance_id, InstanceMapping.child_id == child_id)
+        .execution_options(synchronize_session=False)
+    )
+    if dropped.rowcount == 1:  # type: ignore[attr-defined]
+        await add_to_child(session, client, child_id, -1)
