@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import JSON, case, func, literal, null, select, update
 
 from zones.auth.client_index import News
 from zones.auth.index_models import ClientChild, ClientIndex
@@ -47,17 +47,42 @@ async def add_local(session: AsyncSession, client: str, delta: int) -> None:
     )
 
 
-async def add_to_child(session: AsyncSession, client: str, child_id: int, delta: int) -> None:
-    """A mapping of the client to the child was gained (+1) or lost (-1)."""
-    await lock_client(session, client)
+async def update_child(
+    session: AsyncSession,
+    client: str,
+    child_id: int,
+    delta: int = 0,
+    news: News | None = None,
+    answer_unknown: bool = False,
+) -> None:
+    """One statement for the child's entry: mappings to it gained (+1) or lost (-1); the
+    answer it sent (kept unless a newer one is); or `answer_unknown`: it gained an instance
+    without telling (a mapping repaired by asking, a create whose answer was lost), so the
+    kept answer may be too low and the child itself answers until it tells again.
+    The caller has locked the client (`lock_client`) in this transaction."""
+    told = news if news is not None and news.client == client else None
+    answer: Any = ClientChild.answer
+    revision: Any = ClientChild.answer_revision
+    if told is not None:
+        newer = ClientChild.answer_revision < told.revision
+        answer = case((newer, literal(told.answer, JSON(none_as_null=True))), else_=answer)
+        revision = case((newer, told.revision), else_=revision)
+    elif answer_unknown:
+        answer = null()
     insert = dialect_insert(session, ClientChild).values(
-        client=client, child_id=child_id, count=max(delta, 0), answer=None, answer_revision=-1
+        client=client,
+        child_id=child_id,
+        count=max(delta, 0),
+        answer=None if told is None else told.answer,
+        answer_revision=-1 if told is None else told.revision,
     )
+    changes = {
+        "count": floored(ClientChild.count + delta),
+        "answer": answer,
+        "answer_revision": revision,
+    }
     await session.execute(
-        insert.on_conflict_do_update(
-            index_elements=["client", "child_id"],
-            set_={"count": floored(ClientChild.count + delta)},
-        )
+        insert.on_conflict_do_update(index_elements=["client", "child_id"], set_=changes)
     )
 
 
@@ -65,29 +90,10 @@ def floored(amount: Any) -> Any:
     return case((amount < 0, 0), else_=amount)
 
 
-async def learn_child_answer(
-    session: AsyncSession, client: str, child_id: int, news: News | None
-) -> None:
-    """What the child said it answers for the client, unless a newer answer is kept. None:
-    the child gained an instance without telling (a mapping repaired by asking, a create
-    whose answer was lost), so what is kept may be too low: the child itself answers until
-    it tells again."""
-    await add_to_child(session, client, child_id, 0)
-    if news is None:
-        await keep_child_answer_now(session, client, child_id, None)
-        return
-    if news.client != client:
-        return
-    await session.execute(
-        update(ClientChild)
-        .where(
-            ClientChild.client == client,
-            ClientChild.child_id == child_id,
-            ClientChild.answer_revision < news.revision,
-        )
-        .values(answer=news.answer, answer_revision=news.revision)
-        .execution_options(synchronize_session=False)
-    )
+async def learn_child_answer(session: AsyncSession, client: str, child_id: int, news: News) -> None:
+    """What the child said it answers for the client (polls, and moves' old copies)."""
+    await lock_client(session, client)
+    await update_child(session, client, child_id, news=news)
 
 
 async def keep_child_answer_now(
@@ -125,7 +131,7 @@ async def recount(session: AsyncSession, client: str, child_ids: set[int]) -> No
         .execution_options(synchronize_session=False)
     )
     for child_id in sorted(child_ids):
-        await add_to_child(session, client, child_id, 0)
+        await update_child(session, client, child_id)
         mapped = (
             select(func.count())
             .select_from(InstanceMapping)

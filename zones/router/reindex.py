@@ -29,7 +29,7 @@ import aiohttp
 from sqlalchemy import delete, select
 
 from zones.auth.index_models import ClientChild, ClientIndex, IndexRebuild
-from zones.auth.index_updates import add_to_child, keep_child_answer_now, recount
+from zones.auth.index_updates import keep_child_answer_now, lock_client, recount, update_child
 from zones.auth.keys import load_secret_box
 from zones.errors import ChildError, ChildTimeout
 from zones.node.config import Settings
@@ -202,7 +202,8 @@ async def learn_answers(
             except (ChildError, ChildTimeout):
                 return  # the child itself stays the answer
         async with sessions.begin() as session:
-            await add_to_child(session, client, child_id, 0)
+            await lock_client(session, client)
+            await update_child(session, client, child_id)
             await keep_child_answer_now(session, client, child_id, answer)
 
     await asyncio.gather(*(learn(client, child_id) for client, child_id in holders))

@@ -19,7 +19,7 @@ from aiohttp import web
 from sqlalchemy import delete, select
 
 from zones.auth.client_index import Here, News, news_for, parse_news
-from zones.auth.index_updates import add_local, add_to_child, learn_child_answer, lock_client
+from zones.auth.index_updates import add_local, lock_client, update_child
 from zones.capabilities.aggregate import aggregate_from_json, free_from_json
 from zones.capabilities.matching import (
     Condition,
@@ -370,11 +370,11 @@ async def record_mapping(
             return  # what is known to be placed stays known
         # One statement: concurrent retries of one create all record the same mapping.
         await upsert(session, InstanceMapping, values, keys=["instance_id"])
-        if known is None or known.child_id != child_id:
-            await add_to_child(session, client, child_id, 1)
+        gained = known is None or known.child_id != child_id
+        unknown = news is None
+        await update_child(session, client, child_id, int(gained), news, answer_unknown=unknown)
         if known is not None and known.child_id != child_id:  # a move: the old child lost it
-            await add_to_child(session, client, known.child_id, -1)
-        await learn_child_answer(session, client, child_id, news)
+            await update_child(session, client, known.child_id, -1)
         await route.tell_parent(session, client)
     if state == "ACTIVE":
         route.cache.remember(snapshot["id"], CachedMapping(child_id, client, snapshot, created_at))
@@ -389,7 +389,7 @@ async def forget_mapping(route: Route, instance_id: str, news: News | None = Non
         if mapping is not None:
             await drop_mapping(session, mapping.client, instance_id, mapping.child_id)
             if news is not None:
-                await learn_child_answer(session, mapping.client, mapping.child_id, news)
+                await update_child(session, mapping.client, mapping.child_id, news=news)
 
 
 async def drop_mapping(session: AsyncSession, client: str, instance_id: str, child_id: int) -> None:
@@ -401,4 +401,4 @@ async def drop_mapping(session: AsyncSession, client: str, instance_id: str, chi
         .execution_options(synchronize_session=False)
     )
     if dropped.rowcount == 1:  # type: ignore[attr-defined]
-        await add_to_child(session, client, child_id, -1)
+        await update_child(session, client, child_id, -1)
