@@ -22,7 +22,9 @@ async def build(http: aiohttp.ClientSession, zones: ZoneStarter) -> Tree:
     tree = Tree(http)
     root = await tree.start(zones, "root")
     trust = {"trusted_issuers": [root.url]}
-    for name in ("r1", "r2", *HOSTS):
+    for name in ("r1", "r2"):
+        await tree.start(zones, name, auth=trust, zone={"capabilities": {"region": name}})
+    for name in HOSTS:
         await tree.start(zones, name, auth=trust)
     for dc, hosts in HOSTS.items():
         for host in hosts:
@@ -157,6 +159,23 @@ async def test_a_move_that_cannot_be_placed_leaves_the_instance_where_it_was(
         assert got.body["instance"]["requirements"] == {"dc": "dc-b"}
         assert await allocated(tree) == before
     assert await lookup(tree) == ("dc-b", ["root", "r1", "dc-b"])
+
+
+async def test_a_move_to_a_region_no_zone_has_stays_put_though_its_zone_has_room(
+    http: aiohttp.ClientSession, zones: ZoneStarter
+) -> None:
+    """Regression: r1's static capabilities contradict the new region, yet r1 passed the
+    move down with the region marked as settled, and dc-a moved it to its other host."""
+    tree = await build(http, zones)
+    api = await alice(tree)
+    made = await create(api, "web", "dc-a")  # dc-a has a second host with room
+    refused = await move(api, made["id"], requirements={"region": "r3"})
+    assert refused.status == 409, refused
+    assert "r1's own capabilities rule the requirements out" in refused.problem["detail"]
+    got = (await api.call("GET", f"/instances/{made['id']}")).body["instance"]
+    assert (got["host"], got["requirements"]) == (made["host"], {"dc": "dc-a"})
+    moved = await move(api, made["id"], requirements={"region": "r2"})
+    assert moved.status == 200 and moved.body["instance"]["zone"] == "dc-c", moved
 
 
 async def test_admins_move_to_a_named_zone_and_members_may_not(

@@ -23,7 +23,7 @@ from typing import Any
 from zones.auth.client_index import parse_news
 from zones.auth.index_updates import learn_child_answer
 from zones.capabilities.hosts import release
-from zones.capabilities.matching import Condition, parse_requirements
+from zones.capabilities.matching import Condition, parse_requirements, split_static
 from zones.errors import BadRequest, ChildError, ChildTimeout, NothingFits
 from zones.node.database import AsyncSession
 from zones.router import instances
@@ -168,6 +168,13 @@ async def move_from_child(
 ) -> dict[str, Any]:
     """A child holds the instance: within that child first, else here or another child."""
     new = new_copy(request, mapping.snapshot)
+    if split_static(new.open_conditions, route.settings.zone.capabilities) is None:
+        # Nothing in this subtree can satisfy it: and the child must not be told that this
+        # zone settled the keys it contradicts.
+        raise NothingFits(
+            f"instance {new.id} stays where it is: {route.name}'s own capabilities rule "
+            "the requirements out"
+        )
     reasons: list[str] = []
     if request.target is None or request.target in zone_names(child):
         within = await move_within(route, request, child, new, reasons)
