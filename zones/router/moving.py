@@ -110,12 +110,23 @@ def new_copy(request: Move, record: dict[str, Any]) -> NewInstance:
     )
 
 
+def fits_here(route: Route, new: NewInstance) -> NewInstance:
+    """NothingFits when this zone's own capabilities contradict the requirements: nothing
+    below can satisfy them, and no child may be told this zone settled those keys."""
+    if split_static(new.open_conditions, route.settings.zone.capabilities) is None:
+        raise NothingFits(
+            f"instance {new.id} stays where it is: {route.name}'s own capabilities rule "
+            "the requirements out"
+        )
+    return new
+
+
 # ---------------------------------------------------------------- held here
 
 
 async def move_from_here(route: Route, request: Move, row: InstanceRow) -> dict[str, Any]:
     """This zone holds the instance: another of its own hosts, else a child."""
-    new = new_copy(request, local_view(row))
+    new = fits_here(route, new_copy(request, local_view(row)))
     async with route.sessions.begin() as session:
         current = await session.get(InstanceRow, row.id)
         if current is None:
@@ -167,14 +178,7 @@ async def move_from_child(
     route: Route, request: Move, mapping: InstanceMapping, child: ChildZone
 ) -> dict[str, Any]:
     """A child holds the instance: within that child first, else here or another child."""
-    new = new_copy(request, mapping.snapshot)
-    if split_static(new.open_conditions, route.settings.zone.capabilities) is None:
-        # Nothing in this subtree can satisfy it: and the child must not be told that this
-        # zone settled the keys it contradicts.
-        raise NothingFits(
-            f"instance {new.id} stays where it is: {route.name}'s own capabilities rule "
-            "the requirements out"
-        )
+    new = fits_here(route, new_copy(request, mapping.snapshot))
     reasons: list[str] = []
     if request.target is None or request.target in zone_names(child):
         within = await move_within(route, request, child, new, reasons)
