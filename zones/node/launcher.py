@@ -317,14 +317,16 @@ async def _deploy(
 
 
 def _stay_in_foreground(state_dir: Path) -> int:
-    say("running; Ctrl-C stops every zone")
     stop = {"now": False}
 
     def request_stop(signum: int, frame: object) -> None:
         stop["now"] = True
 
+    # Handlers first: a Ctrl-C right after the message must stop the zones, not kill this
+    # process and leave them running (seen under load, with the tests in parallel).
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
+    say("running; Ctrl-C stops every zone")
     while not stop["now"]:
         time.sleep(0.2)
     return down(state_dir)
