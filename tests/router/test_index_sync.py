@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import aiohttp
+import pytest
 
 from tests.conftest import ZoneStarter
 from tests.harness import Api
@@ -84,3 +85,28 @@ async def test_a_child_moved_to_another_zones_address_is_learnt_afresh(
     assert moved.status == 200, moved
     await tree.poll("root")
     assert await lookup(tree) == ("dc-a", ["root", "r1", "dc-a"])
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("since=yesterday", "since"),
+        ("since=2026-11-21T10:00:00", "since"),  # no time zone
+        ("since=0001-01-01T00:00:00%2B14:00", "since"),  # before year 1 in UTC
+        ("since=9999-12-31T23:59:59-14:00", "since"),  # after year 9999 in UTC
+        ("limit=0", "limit"),
+        ("limit=1001", "limit"),
+    ],
+)
+async def test_bad_change_queries_are_400_naming_the_parameter(
+    http: aiohttp.ClientSession, zones: ZoneStarter, query: str, field: str
+) -> None:
+    zone = await zones("solo")
+    admin = await Api(http, zone.url).as_user()
+    refused = await admin.call("GET", f"/auth/lookup/changes?{query}")
+    assert refused.status == 400, refused
+    assert refused.problem["detail"].startswith(f"{field}:"), refused.problem
+    member = {"name": "m", "password": "m-pw", "client": "acme", "roles": ["member"]}
+    assert (await admin.call("POST", "/users", json_body={"user": member})).status == 201
+    as_member = await Api(http, zone.url).as_user("m", "m-pw")
+    assert (await as_member.call("GET", "/auth/lookup/changes")).status == 403

@@ -236,3 +236,24 @@ async def test_a_re_registered_host_never_shows_more_free_than_it_has(
     hosts = {h["name"]: h for h in (await admin.call("GET", "/hosts")).body["hosts"]}
     assert hosts[host]["allocations"]["ram_mb"] == 0.0
     assert hosts[host]["free"]["ram_mb"] == 4096.0
+
+
+async def test_a_member_with_the_service_role_still_sees_only_its_own_client(
+    http: aiohttp.ClientSession, zone: RunningZone, admin: Api
+) -> None:
+    """Regression: service accounts may list every client's instances (for `zones reindex`);
+    that let a member that is also a service show and delete other clients' instances."""
+    beat = {"capabilities": {}, "inventory": {"ram_mb": 1000}}
+    assert (await admin.call("PUT", "/hosts/h1", json_body={"host": beat})).status == 200
+    both = {"name": "bob", "password": "bob-pw", "client": "other", "roles": ["member", "service"]}
+    assert (await admin.call("POST", "/users", json_body={"user": both})).status == 201
+    made = (await admin.call("POST", "/instances", json_body=create("x"))).body["instance"]
+    bob = await Api(http, zone.url).as_user("bob", "bob-pw")
+
+    assert (await bob.call("GET", f"/instances/{made['id']}")).status == 404
+    assert (await bob.call("DELETE", f"/instances/{made['id']}")).status == 404
+    moved = await bob.call("POST", f"/instances/{made['id']}/move", json_body={"move": {}})
+    assert moved.status == 404, moved
+    assert (await admin.call("GET", f"/instances/{made['id']}")).status == 200
+    listed = await bob.call("GET", "/instances?all_clients=true")  # lists: read-only, allowed
+    assert [item["id"] for item in listed.body["instances"]] == [made["id"]]

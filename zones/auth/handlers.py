@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -139,11 +139,11 @@ def aware_time(name: str, raw: str | None) -> datetime | None:
         return None
     try:
         moment = datetime.fromisoformat(raw)
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
-        raise BadRequest(f"{name}: {raw[:60]!r} is not an ISO 8601 time with a zone")
-    return moment
+        if moment.tzinfo is None:
+            raise ValueError("no time zone")
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
+        raise BadRequest(f"{name}: {raw[:60]!r} is not an ISO 8601 time with a zone") from exc
 
 
 @endpoints.route(

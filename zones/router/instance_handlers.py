@@ -67,10 +67,19 @@ LIST_PARAMETERS = {
 
 
 def visible_client(caller: Identity, all_clients: bool = False) -> str | None:
-    """Whose instances the caller may see: its own client's, or (admins asking) everyone's."""
-    if all_clients and not caller.roles.isdisjoint({Role.ADMIN, Role.SERVICE}):
+    """Whose instances the caller may see, show, move and delete: its own client's, or
+    (admins asking) everyone's."""
+    if all_clients and Role.ADMIN in caller.roles:
         return None
     return caller.client
+
+
+def listed_client(caller: Identity, all_clients: bool) -> str | None:
+    """Whose instances a list shows: as above, and also every client's for a parent's
+    service account rebuilding its index (`zones reindex`): lists only, read-only."""
+    if all_clients and Role.SERVICE in caller.roles:
+        return None
+    return visible_client(caller, all_clients)
 
 
 def checked_body(call: Call[InstanceCreateEnvelope]) -> tuple[Any, dict[str, float]]:
@@ -238,7 +247,7 @@ async def list_instances(call: Call[None]) -> web.StreamResponse:
     all_clients = query.get("all_clients", "false")
     if all_clients not in ("true", "false"):
         raise BadRequest(f"all_clients: must be true or false, got {all_clients[:50]!r}")
-    client = visible_client(call.caller, all_clients == "true")
+    client = listed_client(call.caller, all_clients == "true")
     limit = instances.page_limit(query.get("limit"))
     after = listing.parse_after(query.get("after"))
     if query.get("marker") is not None:
