@@ -36,6 +36,7 @@ class ZonesError(Exception):
         super().__init__(detail)
         self.detail = detail
         self.extensions = extensions
+        self.headers: dict[str, str] = {}  # sent with the problem answer
 
 
 class BadRequest(ZonesError):

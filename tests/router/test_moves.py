@@ -12,6 +12,7 @@ import pytest
 from tests.conftest import ZoneStarter
 from tests.harness import Api
 from tests.router.tree import Tree
+from zones.node.appkeys import FORWARDER
 
 RAM = {"ram_mb": 1000}
 HOSTS = {"dc-a": ["a1", "a2"], "dc-b": ["b1"], "dc-c": ["c1"]}
@@ -236,6 +237,35 @@ async def test_lists_during_moves_show_each_instance_exactly_once(
     assert len(seen) >= 5
     assert all(listed == ids for listed in seen), [s for s in seen if s != ids][:3]
     assert await allocated(tree) == await expected_allocations(api)
+
+
+async def test_a_delete_below_during_a_move_is_not_undone_by_the_move(
+    http: aiohttp.ClientSession, zones: ZoneStarter
+) -> None:
+    """Regression: alice deleted at dc-a (her login endpoint) while a move at the root had
+    made the new copy at dc-c; the move found the old copy gone, answered 200, and the
+    instance lived on at dc-c."""
+    tree = await build(http, zones)
+    api = await alice(tree)
+    made = await create(api, "x", "dc-a")
+    at_dc_a = Api(http, tree.zones["dc-a"].url, api.token)
+    forwarder = tree.zones["root"].app[FORWARDER]
+    send = forwarder.send
+
+    async def delete_below_first(child: Any, method: str, path: str, **options: Any) -> Any:
+        if method == "DELETE" and child.name == "r1":  # removing the old copy: alice was quicker
+            assert (await at_dc_a.call("DELETE", f"/instances/{made['id']}")).status == 204
+        return await send(child, method, path, **options)
+
+    forwarder.send = delete_below_first  # type: ignore[method-assign]
+    moved = await move(api, made["id"], requirements={"dc": "dc-c"})
+    forwarder.send = send  # type: ignore[method-assign]
+
+    assert moved.status == 404 and "deleted while" in moved.problem["detail"], moved
+    assert (await api.call("GET", f"/instances/{made['id']}")).status == 404
+    assert (await api.call("GET", "/instances")).body["instances"] == []
+    assert set((await allocated(tree)).values()) == {0.0}
+    assert await lookup(tree) is None
 
 
 async def test_an_error_instance_kept_at_the_root_is_placed_by_a_move(

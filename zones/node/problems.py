@@ -61,14 +61,16 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
     try:
         return await handler(request)
     except ZonesError as exc:
-        headers = {"WWW-Authenticate": 'Bearer realm="zones"'} if exc.status == 401 else None
+        headers = dict(exc.headers)
+        if exc.status == 401:
+            headers["WWW-Authenticate"] = 'Bearer realm="zones"'
         return problem_response(exc.status, exc.title, exc.detail, exc.extensions, headers)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+        allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
         return problem_response(
-            exc.status, exc.reason, _describe_http_error(request, exc), headers=headers
+            exc.status, exc.reason, _describe_http_error(request, exc), headers=allow
         )
     except Exception:
         log.exception("unexpected error on %s %s", request.method, request.path)

@@ -9,6 +9,9 @@
     X-Zones-Target: eu-dc1                  place only inside the zone of that name (moves)
     X-Zones-Moving: acme,<created_at>       a create that is the new copy of a moving
                                             instance: it keeps its client and created_at
+    X-Zones-Client: acme                    on deletes: whose instance the parent's mapping
+                                            says it is, so a 404 still carries the child's
+                                            client index answer for that client
     X-Request-Id                            the same id all the way down
 
 A zone that finds itself in X-Zones-Path, or a path already MAX_HOPS long,
@@ -37,6 +40,7 @@ PLACEMENT_HEADER = "X-Zones-Placement"
 SETTLED_HEADER = "X-Zones-Settled"
 TARGET_HEADER = "X-Zones-Target"
 MOVING_HEADER = "X-Zones-Moving"
+CLIENT_HEADER = "X-Zones-Client"
 MAX_HOPS = 16
 FROM_PARENT_KEY = web.RequestKey("from_parent", bool)
 CONNECT_ATTEMPTS = 3

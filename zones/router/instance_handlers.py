@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from zones.auth.client_index import LOOKUP_HEADER, Here, News, news_for, news_header
 from zones.auth.roles import Identity, Role
 from zones.capabilities.matching import parse_requirements, parse_resources
-from zones.errors import BadRequest, ChildError, Forbidden
+from zones.errors import BadRequest, ChildError, Forbidden, NotFound
 from zones.node.appkeys import (
     FORWARDER,
     ROUTING_CACHE,
@@ -33,6 +33,7 @@ from zones.node.endpoints import Call, EndpointTable, json_response
 from zones.node.fields import ACCOUNT_NAME_PATTERN, UUID_PATTERN
 from zones.router import instances, listing, lookup, moving, routing
 from zones.router.forwarding import (
+    CLIENT_HEADER,
     MOVING_HEADER,
     TARGET_HEADER,
     check_service_token,
@@ -131,18 +132,23 @@ def answer_instance(instance: dict[str, Any], status: int = 200) -> web.StreamRe
     return json_response(InstanceEnvelope(instance=validated(Instance, instance)), status)
 
 
+async def news_headers(call: Call[Any], client: str, told: News | None = None) -> dict[str, str]:
+    """To a parent, this zone's client index answer after a change (see client_index):
+    `told`, read by the change's last write, or read now. Nothing for other callers."""
+    if not from_a_parent(call.request):
+        return {}
+    news = told
+    if news is None:
+        settings = call.app[SETTINGS]
+        async with call.app[SESSIONS].begin() as session:
+            news = await news_for(session, client, Here(settings.zone.name, settings.url))
+    return {LOOKUP_HEADER: news_header(news)}
+
+
 async def with_news(
     call: Call[Any], response: web.StreamResponse, client: str, told: News | None = None
 ) -> web.StreamResponse:
-    """To a parent, this zone's client index answer after the change (see client_index):
-    `told`, read by the change's last write, or read now."""
-    if from_a_parent(call.request):
-        news = told
-        if news is None:
-            settings = call.app[SETTINGS]
-            async with call.app[SESSIONS].begin() as session:
-                news = await news_for(session, client, Here(settings.zone.name, settings.url))
-        response.headers[LOOKUP_HEADER] = news_header(news)
+    response.headers.update(await news_headers(call, client, told))
     return response
 
 
@@ -281,5 +287,15 @@ async def show_instance(call: Call[None]) -> web.StreamResponse:
 async def delete_instance(call: Call[None]) -> web.StreamResponse:
     instance_id = call.path_name("id", UUID_PATTERN)
     route = await checked_route(call)
-    client = await lookup.delete(route, instance_id, visible_client(call.caller, all_clients=True))
+    try:
+        client = await lookup.delete(
+            route, instance_id, visible_client(call.caller, all_clients=True)
+        )
+    except NotFound as exc:
+        # Gone already: the parent's mapping was stale. Its client index hears this zone's
+        # answer for the client it named, so a stale answer does not outlive the mapping.
+        named = parent_header(call.request, CLIENT_HEADER)
+        if named is not None and re.fullmatch(ACCOUNT_NAME_PATTERN, named):
+            exc.headers.update(await news_headers(call, named))
+        raise
     return await with_news(call, web.Response(status=204), client)

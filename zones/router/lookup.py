@@ -15,6 +15,7 @@ from sqlalchemy import select
 from zones.auth.client_index import parse_news
 from zones.errors import ChildError, ChildTimeout
 from zones.router import instances
+from zones.router.forwarding import CLIENT_HEADER
 from zones.router.instance_models import InstanceMapping
 from zones.router.models import ChildZone
 from zones.router.routing import Route, forget_mapping, local_view, record_mapping, through, unknown
@@ -136,7 +137,10 @@ async def delete_once(route: Route, instance_id: str, client: str | None) -> str
             mapping, child = await mapped_child(session, instance_id, client)
         if child is None:
             raise instances.not_found(instance_id)
-    answer = await route.send(child, "DELETE", f"/instances/{instance_id}")
+    assert mapping is not None  # found together with `child`
+    answer = await route.send(
+        child, "DELETE", f"/instances/{instance_id}", extra={CLIENT_HEADER: mapping.client}
+    )
     if answer.status in (204, 404):
         await forget_mapping(route, instance_id, parse_news(answer.lookup))
     if answer.status == 404:
@@ -144,5 +148,4 @@ async def delete_once(route: Route, instance_id: str, client: str | None) -> str
     if answer.status != 204:
         detail = answer.body.get("detail") if isinstance(answer.body, dict) else None
         raise ChildError(f"{child.name} answered {answer.status}: {detail}")
-    assert mapping is not None  # found together with `child`
     return mapping.client

@@ -24,13 +24,14 @@ from zones.auth.client_index import parse_news
 from zones.auth.index_updates import learn_child_answer
 from zones.capabilities.hosts import release
 from zones.capabilities.matching import Condition, parse_requirements, split_static
-from zones.errors import BadRequest, ChildError, ChildTimeout, NothingFits
+from zones.errors import BadRequest, ChildError, ChildTimeout, NotFound, NothingFits
 from zones.node.database import AsyncSession
 from zones.router import instances
+from zones.router.forwarding import CLIENT_HEADER
 from zones.router.info import zone_names
 from zones.router.instance_models import Instance as InstanceRow
 from zones.router.instance_models import InstanceMapping
-from zones.router.lookup import find, instance_in, mapped_child
+from zones.router.lookup import delete_once, find, instance_in, mapped_child
 from zones.router.models import ChildZone
 from zones.router.routing import (
     NewInstance,
@@ -231,11 +232,20 @@ async def move_within(
 async def remove_old_copy(
     route: Route, child: ChildZone, new: NewInstance, moved: dict[str, Any]
 ) -> None:
-    """Delete the old copy below `child` (this zone already leads to the new one)."""
+    """Delete the old copy below `child` (this zone already leads to the new one). When it
+    is gone already, the instance was deleted during the move by a request entering below
+    this zone: the new copy goes too, and the move answers 404."""
     failure = None
     try:
-        answer = await route.send(child, "DELETE", f"/instances/{new.id}")
-        if answer.status not in (204, 404):
+        answer = await route.send(
+            child, "DELETE", f"/instances/{new.id}", extra={CLIENT_HEADER: new.client}
+        )
+        if answer.status in (204, 404):
+            await learn(route, new.client, child, answer.lookup)
+        if answer.status == 404:
+            await delete_once(route, new.id, None)
+            raise NotFound(f"instance {new.id} was deleted while it was being moved")
+        if answer.status != 204:
             failure = f"it answered {answer.status}"
     except (ChildError, ChildTimeout) as exc:
         failure = exc.detail
@@ -244,7 +254,10 @@ async def remove_old_copy(
             f"instance {new.id} now lives at {moved.get('zone')}, but its old copy below "
             f"{child.name} could not be removed ({failure}); it still holds room there"
         )
-    news = parse_news(answer.lookup)
+
+
+async def learn(route: Route, client: str, child: ChildZone, raw: str | None) -> None:
+    news = parse_news(raw)
     if news is not None:
         async with route.sessions.begin() as session:
-            await learn_child_answer(session, new.client, child.id, news)
+            await learn_child_answer(session, client, child.id, news)
