@@ -257,3 +257,29 @@ async def test_a_member_with_the_service_role_still_sees_only_its_own_client(
     assert (await admin.call("GET", f"/instances/{made['id']}")).status == 200
     listed = await bob.call("GET", "/instances?all_clients=true")  # lists: read-only, allowed
     assert [item["id"] for item in listed.body["instances"]] == [made["id"]]
+
+
+async def test_moves_that_swap_two_hosts_at_once_all_succeed_and_count_once(
+    zone: RunningZone, admin: Api
+) -> None:
+    """Regression: on PostgreSQL two moves swapping hosts locked the hosts' rows in opposite
+    orders; the deadlock victim answered 500. It is now run again."""
+    for host in ("h1", "h2"):
+        beat = {"capabilities": {}, "inventory": {"ram_mb": 100000}}
+        assert (await admin.call("PUT", f"/hosts/{host}", json_body={"host": beat})).status == 200
+    body = create("x", resources={"ram_mb": 10})
+    made = [(await admin.call("POST", "/instances", json_body=body)).body["instance"] for _ in "ab"]
+    for _ in range(12):
+        moves = await asyncio.gather(
+            *(
+                admin.call("POST", f"/instances/{i['id']}/move", json_body={"move": {}})
+                for i in made
+            )
+        )
+        assert [answer.status for answer in moves] == [200, 200], moves
+    held: dict[str, float] = {"h1": 0.0, "h2": 0.0}
+    for instance in made:
+        shown = (await admin.call("GET", f"/instances/{instance['id']}")).body["instance"]
+        held[shown["host"]] += 10.0
+    hosts = (await admin.call("GET", "/hosts")).body["hosts"]
+    assert {host["name"]: host["allocations"]["ram_mb"] for host in hosts} == held

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, DateTime, Dialect, event, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 from sqlalchemy.orm import DeclarativeBase
@@ -124,3 +126,21 @@ def dialect_insert(session: AsyncSession, table: type[Base]) -> Any:
     """An INSERT with this backend's ON CONFLICT support (SQLite and PostgreSQL spell it alike)."""
     dialect = session.get_bind().dialect.name
     return (sqlite_insert if dialect == "sqlite" else postgresql_insert)(table)
+
+
+T = TypeVar("T")
+DEADLOCK_ATTEMPTS = 3
+# PostgreSQL: deadlock detected, serialization failure. Both mean "run it again".
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+
+
+async def retrying_deadlocks(work: Callable[[], Awaitable[T]]) -> T:
+    """Run a transaction again when the database chose it as a deadlock victim."""
+    for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+        try:
+            return await work()
+        except DBAPIError as exc:
+            state = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+            if state not in RETRYABLE_SQLSTATES or attempt == DEADLOCK_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")

@@ -25,7 +25,7 @@ from zones.auth.index_updates import learn_child_answer
 from zones.capabilities.hosts import release
 from zones.capabilities.matching import Condition, parse_requirements, split_static
 from zones.errors import BadRequest, ChildError, ChildTimeout, NotFound, NothingFits
-from zones.node.database import AsyncSession
+from zones.node.database import AsyncSession, retrying_deadlocks
 from zones.router import instances
 from zones.router.forwarding import CLIENT_HEADER
 from zones.router.info import zone_names
@@ -128,16 +128,12 @@ def fits_here(route: Route, new: NewInstance) -> NewInstance:
 async def move_from_here(route: Route, request: Move, row: InstanceRow) -> dict[str, Any]:
     """This zone holds the instance: another of its own hosts, else a child."""
     new = fits_here(route, new_copy(request, local_view(row)))
+    moved, fault = await retrying_deadlocks(lambda: rehost_here(route, new))
+    if moved is not None:
+        return moved
     async with route.sessions.begin() as session:
-        current = await session.get(InstanceRow, row.id)
-        if current is None:
-            raise instances.not_found(row.id)
-        placed = await place_here(session, route, new, leaving=current.host)
-        if placed.host is not None:
-            await rehost(session, current, placed.host, new)
-            return local_view(current)
         earlier = await mapped_before(session, row.id)  # a copy an earlier try sent down
-    reasons = [f"{route.name}: {placed.fault}"]
+    reasons = [f"{route.name}: {fault}"]
     answer = await retry_where_sent(route, earlier, new) if earlier is not None else None
     if answer is None:
         answer = await copy_below(route, new, reasons, excluded=frozenset())
@@ -146,6 +142,23 @@ async def move_from_here(route: Route, request: Move, row: InstanceRow) -> dict[
         if current is not None:
             await instances.remove(session, current)
     return answer
+
+
+async def rehost_here(route: Route, new: NewInstance) -> tuple[dict[str, Any] | None, str | None]:
+    """The instance on another of this zone's hosts, in one transaction; or why not.
+
+    Two moves that swap two hosts take the hosts' rows in opposite orders: on
+    PostgreSQL one of them is chosen as a deadlock victim and is run again.
+    """
+    async with route.sessions.begin() as session:
+        current = await session.get(InstanceRow, new.id)
+        if current is None:
+            raise instances.not_found(new.id)
+        placed = await place_here(session, route, new, leaving=current.host)
+        if placed.host is None:
+            return None, placed.fault
+        await rehost(session, current, placed.host, new)
+        return local_view(current), None
 
 
 async def rehost(session: AsyncSession, row: InstanceRow, host: str, new: NewInstance) -> None:
