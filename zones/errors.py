@@ -81,6 +81,13 @@ class PayloadTooLarge(ZonesError):
     title = "Payload Too Large"
 
 
+class Unavailable(ZonesError):
+    """This zone cannot answer that now (its client index is being rebuilt); ask again."""
+
+    status = 503
+    title = "Service Unavailable"
+
+
 class ChildError(ZonesError):
     status = 502
     title = "Bad Gateway"

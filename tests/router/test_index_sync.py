@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import aiohttp
 import pytest
+from sqlalchemy import update
 
 from tests.conftest import ZoneStarter
 from tests.harness import Api
 from tests.router.test_moves import build, create, lookup
+from zones.auth.index_models import ClientIndex
+from zones.node.appkeys import SESSIONS
+from zones.node.database import utcnow
+from zones.router import index_sync
 
 
 async def test_creates_and_deletes_made_lower_down_reach_the_root_with_the_polls(
@@ -90,10 +95,12 @@ async def test_a_child_moved_to_another_zones_address_is_learnt_afresh(
 @pytest.mark.parametrize(
     ("query", "field"),
     [
-        ("since=yesterday", "since"),
-        ("since=2026-11-21T10:00:00", "since"),  # no time zone
-        ("since=0001-01-01T00:00:00%2B14:00", "since"),  # before year 1 in UTC
-        ("since=9999-12-31T23:59:59-14:00", "since"),  # after year 9999 in UTC
+        ("after=yesterday,acme", "after"),
+        ("after=2026-11-21T10:00:00,acme", "after"),  # no time zone
+        ("after=2026-11-21T10:00:00Z", "after"),  # no comma
+        ("after=2026-11-21T10:00:00%2B00:00,ACME!", "after"),
+        ("after=0001-01-01T00:00:00%2B14:00,acme", "after"),  # before year 1 in UTC
+        ("after=9999-12-31T23:59:59-14:00,acme", "after"),  # after year 9999 in UTC
         ("limit=0", "limit"),
         ("limit=1001", "limit"),
     ],
@@ -110,3 +117,42 @@ async def test_bad_change_queries_are_400_naming_the_parameter(
     assert (await admin.call("POST", "/users", json_body={"user": member})).status == 201
     as_member = await Api(http, zone.url).as_user("m", "m-pw")
     assert (await as_member.call("GET", "/auth/lookup/changes")).status == 403
+
+
+async def test_changes_stamped_at_one_moment_are_all_fetched_page_by_page(
+    http: aiohttp.ClientSession, zones: ZoneStarter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: pages followed `changed_at >= last`, so a full page of changes stamped at
+    one moment (as migration 0003 stamps existing rows) was fetched again forever."""
+    monkeypatch.setattr(index_sync, "CHANGES_PAGE", 2)
+    tree = await build(http, zones)
+    admin_c = tree.admins["dc-c"]
+    clients = [f"c{n}" for n in range(4)]  # dc-c has room for four
+    for client in clients:
+        user = {"name": client, "password": "pw", "client": client, "roles": ["member"]}
+        assert (await admin_c.call("POST", "/users", json_body={"user": user})).status == 201
+        api = await Api(http, tree.zones["dc-c"].url).as_user(client, "pw")
+        await create(api, "x", "dc-c")
+    async with tree.zones["dc-c"].app[SESSIONS].begin() as session:
+        await session.execute(update(ClientIndex).values(changed_at=utcnow()))
+    await tree.poll("r2", "root")
+    for client in clients:
+        assert await lookup(tree, client) == ("dc-c", ["root", "r2", "dc-c"]), client
+
+
+async def test_removing_a_child_that_held_a_client_reaches_the_parents_above(
+    http: aiohttp.ClientSession, zones: ZoneStarter
+) -> None:
+    """Regression: the child's index entries went with it (cascade) without a change being
+    stamped, so the zones above never fetched the new answer."""
+    tree = await build(http, zones)
+    root = await Api(http, tree.zones["root"].url).as_user("alice", "alice-pw")
+    await create(root, "x", "dc-a")
+    assert await lookup(tree) == ("dc-a", ["root", "r1", "dc-a"])
+    removed = await tree.admins["r1"].call("DELETE", f"/zones/{tree.child_ids[('r1', 'dc-a')]}")
+    assert removed.status == 204, removed
+    await tree.poll("root")
+    # r1 now says it manages nothing of acme's; the root still maps the instance to r1 (it
+    # cannot know the instance was cut off), so r1 itself is its answer: never dc-a, which
+    # is no longer in this tree.
+    assert await lookup(tree) == ("r1", ["root", "r1"])

@@ -17,6 +17,8 @@ from zones.auth.index_models import ClientChild, ClientIndex, IndexRebuild
 from zones.node.appkeys import ROUTING_CACHE, SESSIONS
 from zones.node.database import utcnow
 from zones.router.instance_models import InstanceMapping
+from zones.router.models import ChildZone
+from zones.router.reindex import mappings_now, replace_mappings
 
 
 async def wipe_index(tree: Tree, zone: str) -> None:
@@ -84,3 +86,32 @@ async def test_reindex_rebuilds_a_wiped_index_from_the_children(
 async def test_reindex_of_a_zone_with_a_bad_config_says_why(tmp_path: Path) -> None:
     status, output = await run_reindex(tmp_path / "missing.toml")
     assert status == 2 and "cannot read" in output, output
+
+
+async def test_a_mapping_changed_while_the_rebuild_listed_is_left_as_it_is(
+    http: aiohttp.ClientSession, zones: ZoneStarter
+) -> None:
+    """Regression: the rebuild wrote back what a child had listed even when a move through
+    this zone had changed the mapping since, pointing it at the old child again."""
+    tree = await build(http, zones)
+    api = await alice(tree)
+    made = await create(api, "x", "dc-a")
+    sessions = tree.zones["root"].app[SESSIONS]
+    async with sessions.begin() as session:
+        before = await mappings_now(session)
+        r1 = await session.get(ChildZone, tree.child_ids[("root", "r1")])
+    listed_by_r1 = (await tree.admins["r1"].call("GET", "/instances?all_clients=true")).body
+    moved = await api.call(
+        "POST",
+        f"/instances/{made['id']}/move",
+        json_body={"move": {"requirements": {"dc": "dc-c"}}},
+    )
+    assert moved.status == 200, moved
+
+    async with sessions.begin() as session:
+        assert r1 is not None
+        await replace_mappings(session, r1, listed_by_r1["instances"], before, "root")
+    async with sessions.begin() as session:
+        mapping = await session.get(InstanceMapping, made["id"])
+        assert mapping is not None and mapping.child_id == tree.child_ids[("root", "r2")]
+    assert (await api.call("GET", f"/instances/{made['id']}")).body["instance"]["zone"] == "dc-c"

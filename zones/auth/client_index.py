@@ -101,16 +101,24 @@ async def read_index(session: AsyncSession, client: str, here: Here) -> IndexRea
     ).all()
     rebuilding, revision, local = rows[0][0] > 0, rows[0][1] or 0, rows[0][2] or 0
     holding = [(answer, name, url) for _, _, _, answer, name, url in rows if name is not None]
+    return IndexRead(rebuilding, revision, decide(here, local, holding))
+
+
+Holding = tuple[dict[str, Any] | None, str, str]  # a child's kept answer, its name and URL
+
+
+def decide(here: Here, local: int, holding: list[Holding]) -> dict[str, Any] | None:
+    """Seed 004's rule over this zone's own count and (up to two of) the children holding."""
     if local or len(holding) > 1:
-        return IndexRead(rebuilding, revision, here.answer())
-    if not holding:
-        return IndexRead(rebuilding, revision, None)
-    return IndexRead(rebuilding, revision, through_child(here, *holding[0]))
+        return here.answer()
+    return through_child(here, *holding[0]) if holding else None
 
 
 async def answer_for(session: AsyncSession, client: str, here: Here) -> dict[str, Any] | None:
-    """`{"zone": {"name", "url"}, "path": [...]}` from this zone's own index, or None."""
-    return (await read_index(session, client, here)).answer
+    """`{"zone": {"name", "url"}, "path": [...]}` to tell others (tokens, parents): while the
+    index is being rebuilt it cannot be trusted, and this zone, containing all, is told."""
+    read = await read_index(session, client, here)
+    return here.answer() if read.rebuilding else read.answer
 
 
 def through_child(
@@ -124,9 +132,13 @@ def through_child(
 
 
 async def news_for(session: AsyncSession, client: str, here: Here) -> News:
-    """This zone's answer with the revision it belongs to."""
+    """This zone's answer with the revision it belongs to (see answer_for on rebuilds)."""
     read = await read_index(session, client, here)
-    return News(client, read.revision, read.answer)
+    return News(client, read.revision, here.answer() if read.rebuilding else read.answer)
+
+
+async def rebuilding(session: AsyncSession) -> bool:
+    return await session.scalar(select(IndexRebuild.id).limit(1)) is not None
 
 
 async def last_change(session: AsyncSession) -> datetime | None:
@@ -135,20 +147,34 @@ async def last_change(session: AsyncSession) -> datetime | None:
 
 
 async def changes_since(
-    session: AsyncSession, since: datetime | None, here: Here, limit: int
+    session: AsyncSession, after: tuple[datetime, str] | None, here: Here, limit: int
 ) -> list[tuple[News, datetime]]:
-    """This zone's answer for each client whose row changed at or after `since`, oldest first."""
-    query = select(ClientIndex.client, ClientIndex.revision, ClientIndex.changed_at)
-    if since is not None:
-        query = query.where(ClientIndex.changed_at >= since)
-    rows = (
-        await session.execute(
-            query.order_by(ClientIndex.changed_at, ClientIndex.client).limit(limit)
+    """This zone's answer for each client whose row changed after `after` (a position in
+    (changed_at, client) order), oldest first: two queries for the whole page."""
+    query = select(
+        ClientIndex.client, ClientIndex.revision, ClientIndex.changed_at, ClientIndex.local_count
+    )
+    if after is not None:
+        moment, client = after
+        query = query.where(
+            or_(
+                ClientIndex.changed_at > moment,
+                and_(ClientIndex.changed_at == moment, ClientIndex.client > client),
+            )
         )
-    ).all()
+    order = (ClientIndex.changed_at, ClientIndex.client)
+    rows = (await session.execute(query.order_by(*order).limit(limit))).all()
+    holding: dict[str, list[Holding]] = {}
+    held = (
+        select(ClientChild.client, ClientChild.answer, ChildZone.name, ChildZone.api_url)
+        .join(ChildZone, ChildZone.id == ClientChild.child_id)
+        .where(ClientChild.client.in_([row[0] for row in rows]), holds)
+    )
+    for client, answer, name, url in (await session.execute(held)).all():
+        holding.setdefault(client, []).append((answer, name, url))
     return [
-        (News(client, revision, await answer_for(session, client, here)), changed_at)
-        for client, revision, changed_at in rows
+        (News(client, revision, decide(here, local, holding.get(client, [])[:2])), changed_at)
+        for client, revision, changed_at, local in rows
     ]
 
 
@@ -165,21 +191,25 @@ class _Change(_NewsDocument):
 class _Changes(BaseModel):
     model_config = ConfigDict(extra="forbid")
     changes: list[_Change]
+    as_of: datetime
 
 
-def changes_in(body: Any) -> list[tuple[News, datetime]] | None:
-    """A child's `/auth/lookup/changes` answer; None when it is not in that shape."""
+def changes_in(body: Any) -> tuple[list[tuple[News, datetime]], datetime] | None:
+    """A child's `/auth/lookup/changes` answer (the changes, and the child's clock); None
+    when it is not in that shape."""
     try:
-        changes = _Changes.model_validate(body, strict=False).changes
+        document = _Changes.model_validate(body, strict=False)
     except ValidationError:
         return None
     found = []
-    for change in changes:
+    for change in document.changes:
         news = news_of(change)
         if news is None or change.changed_at.tzinfo is None:
             return None
         found.append((news, change.changed_at))
-    return found
+    if document.as_of.tzinfo is None:
+        return None
+    return found, document.as_of
 
 
 def news_of(document: _NewsDocument) -> News | None:

@@ -26,8 +26,9 @@ from zones.auth.schemas import (
     UserEnvelope,
     Users,
 )
-from zones.errors import BadRequest, Forbidden, NotFound
+from zones.errors import BadRequest, Forbidden, NotFound, Unavailable
 from zones.node.appkeys import SESSIONS, SETTINGS, SIGNING_KEY, TOKEN_ISSUER
+from zones.node.database import utcnow
 from zones.node.endpoints import Call, EndpointTable, json_response
 from zones.node.fields import ACCOUNT_NAME_PATTERN
 from zones.router.client_lookup import ask_children
@@ -111,15 +112,21 @@ async def lookup_client(call: Call[None]) -> web.StreamResponse:
     summary="Each client's lookup answer here, for the clients whose index changed since",
     roles=[Role.ADMIN, Role.SERVICE],
     response=LookupChanges,
-    query={"since": "ISO 8601 time with zone; omitted: every client", "limit": "1 to 1000"},
+    query={
+        "after": "<changed_at>,<client>: the last change of the previous page; omitted: all",
+        "limit": "1 to 1000 [100]",
+    },
 )
 async def lookup_changes(call: Call[None]) -> web.StreamResponse:
-    since = aware_time("since", call.request.query.get("since"))
+    after = change_position(call.request.query.get("after"))
     limit = page_limit(call.request.query.get("limit"))
     async with call.app[SESSIONS].begin() as session:
-        changes = await client_index.changes_since(session, since, here_of(call), limit)
+        if await client_index.rebuilding(session):
+            raise Unavailable("this zone's client index is being rebuilt; ask again later")
+        changes = await client_index.changes_since(session, after, here_of(call), limit)
     return json_response(
         LookupChanges(
+            as_of=utcnow(),
             changes=[
                 LookupChange(
                     client=news.client,
@@ -129,21 +136,28 @@ async def lookup_changes(call: Call[None]) -> web.StreamResponse:
                     changed_at=changed_at,
                 )
                 for news, changed_at in changes
-            ]
+            ],
         )
     )
 
 
-def aware_time(name: str, raw: str | None) -> datetime | None:
+def change_position(raw: str | None) -> tuple[datetime, str] | None:
+    """`after=<changed_at>,<client>`: where the previous page of changes ended."""
     if raw is None:
         return None
+    moment_text, _, client = raw.rpartition(",")
     try:
-        moment = datetime.fromisoformat(raw)
-        if moment.tzinfo is None:
-            raise ValueError("no time zone")
-        return moment.astimezone(UTC)
+        moment = datetime.fromisoformat(moment_text)
+        # An empty client: from that moment on, that moment included.
+        if moment.tzinfo is None or not (
+            client == "" or re.fullmatch(ACCOUNT_NAME_PATTERN, client)
+        ):
+            raise ValueError("no time zone, or no client")
+        return moment.astimezone(UTC), client
     except (ValueError, OverflowError) as exc:
-        raise BadRequest(f"{name}: {raw[:60]!r} is not an ISO 8601 time with a zone") from exc
+        raise BadRequest(
+            f"after: {raw[:80]!r} is not <ISO 8601 time with a zone>,<client>"
+        ) from exc
 
 
 @endpoints.route(

@@ -120,6 +120,14 @@ async def forget_child_answers(session: AsyncSession, child_id: int) -> None:
     )
 
 
+async def forget_child(session: AsyncSession, child_id: int) -> None:
+    """The child is being removed, and its entries with it (ON DELETE CASCADE): each client
+    it held changes here, so its revision and change time move and parents fetch it."""
+    held = select(ClientChild.client).where(ClientChild.child_id == child_id)
+    for client in list(await session.scalars(held)):
+        await lock_client(session, client)
+
+
 async def recount(session: AsyncSession, client: str, child_ids: set[int]) -> None:
     """The client's counts from the rows and mappings themselves (a rebuild, not a hot path)."""
     await lock_client(session, client)

@@ -49,6 +49,7 @@ class LookupChange(ResponseModel):
 
 class LookupChanges(ResponseModel):
     changes: list[LookupChange]
+    as_of: datetime = Field(description="this zone's clock when it answered")
 
 
 class TokenAnswer(ResponseModel):

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from zones.auth.index_updates import forget_child_answers
+from zones.auth.index_updates import forget_child, forget_child_answers
 from zones.auth.keys import SecretUnreadable
 from zones.auth.roles import Role
 from zones.errors import Conflict
@@ -283,5 +283,7 @@ async def reprobe(
 )
 async def delete_zone(call: Call[None]) -> web.StreamResponse:
     async with call.app[SESSIONS].begin() as session:
-        await children.remove_child(session, call.path_id())
+        child = await children.get_child(session, call.path_id())
+        await forget_child(session, child.id)  # its entries go with it: parents must hear
+        await children.remove_child(session, child.id)
     return web.Response(status=204)

@@ -52,16 +52,8 @@ class PollOutcome:
         return self.target.credentials.child_id
 
     @classmethod
-    def answered(
-        cls,
-        target: PollTarget,
-        info: ZoneInfo | None,
-        started: float,
-        news: tuple[News, ...] = (),
-        clients_known_at: datetime | None = None,
-    ) -> PollOutcome:
-        latency = _since(started)
-        return cls(target, True, info, None, latency, news=news, clients_known_at=clients_known_at)
+    def answered(cls, target: PollTarget, info: ZoneInfo | None, started: float) -> PollOutcome:
+        return cls(target, True, info, None, _since(started))
 
     @classmethod
     def failed(cls, target: PollTarget, error: str, started: float) -> PollOutcome:

@@ -17,14 +17,13 @@ import asyncio
 import logging
 import time
 import uuid
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
 
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 from tenacity.wait import wait_random_exponential
 
-from zones.auth.client_index import News, changes_in
 from zones.auth.keys import SecretUnreadable
 from zones.errors import ChildAnswerLost, ChildError, ChildRefused, ChildTimeout, ChildUnreachable
 from zones.node.config import PollSettings
@@ -32,13 +31,15 @@ from zones.node.database import Sessions
 from zones.router.child_tokens import ChildCredentials, ChildTokens
 from zones.router.children import list_children
 from zones.router.client import ChildClient
+from zones.router.index_sync import fetch_changes
 from zones.router.info import etag_of
 from zones.router.polled import PollOutcome, PollTarget, record_round
 from zones.router.schemas import ZoneInfo
 
 POLL_CONCURRENCY = 64
-CHANGES_OVERLAP = timedelta(seconds=30)
-CHANGES_PAGE = 1000
+# Fetching a child's client index changes may take a few poll timeouts (thousands of
+# clients after a zone-add); it never counts against the child's health.
+CHANGES_TIMEOUT_POLLS = 5
 CONNECT_ATTEMPTS = 3
 log = logging.getLogger("zones.poller")
 
@@ -109,8 +110,6 @@ class ChildPoller:
         try:
             async with asyncio.timeout(self._settings.timeout):
                 info = await self._fetch_retrying(target, request_id)
-                changed = target.clients_reported_at if info is None else info.clients_changed_at
-                news = await self._changed_clients(target, changed, request_id)
         except TimeoutError:
             error = f"no answer within the poll timeout of {self._settings.timeout} s"
             return PollOutcome.failed(target, error, started)
@@ -122,44 +121,19 @@ class ChildPoller:
             # One child's surprise must not cost the round for its siblings.
             log.exception("unexpected failure polling %s", target.credentials.api_url)
             return PollOutcome.failed(target, f"unexpected failure: {type(exc).__name__}", started)
-        if news is None:
-            return PollOutcome.answered(target, info, started)
-        return PollOutcome.answered(target, info, started, news, changed)
-
-    async def _changed_clients(
-        self, target: PollTarget, changed: datetime | None, request_id: str
-    ) -> tuple[News, ...] | None:
-        """The child's lookup answers for the clients whose index changed since they were last
-        fetched (instances made by entering at the child or below never pass through this
-        zone); None when there is nothing new to fetch."""
-        known = target.clients_known_at
-        if changed is None or (known is not None and changed <= known):
-            return None
-        # Back a little: a change stamped earlier may have committed after that poll.
-        since = None if known is None else known - CHANGES_OVERLAP
-        credentials = target.credentials
-        token = await self._tokens.token_for(credentials, request_id, self._settings.timeout)
-        news: list[News] = []
-        while True:
-            parameters = {"limit": str(CHANGES_PAGE)}
-            if since is not None:
-                parameters["since"] = since.isoformat()
-            path = f"/auth/lookup/changes?{urlencode(parameters)}"
-            status, body, _ = await self._client.forward(
-                credentials.api_url,
-                "GET",
-                path,
-                caller_token=token,
-                headers={},
-                request_id=request_id,
-            )
-            page = changes_in(body) if status == 200 else None
-            if page is None:
-                raise ChildError(f"{credentials.api_url}{path} answered {status} in another shape")
-            news += [change for change, _ in page]
-            if len(page) < CHANGES_PAGE:
-                return tuple(news)
-            since = page[-1][1]
+        outcome = PollOutcome.answered(target, info, started)
+        changed = target.clients_reported_at if info is None else info.clients_changed_at
+        fetched = await fetch_changes(
+            self._client,
+            self._tokens,
+            target,
+            changed,
+            request_id,
+            CHANGES_TIMEOUT_POLLS * self._settings.timeout,
+        )
+        if fetched is None:
+            return outcome
+        return replace(outcome, news=fetched.news, clients_known_at=fetched.known_at)
 
     async def _fetch_retrying(self, target: PollTarget, request_id: str) -> ZoneInfo | None:
         retrying = AsyncRetrying(

@@ -134,7 +134,7 @@ async def rebuild(sessions: Sessions, asker: Asker) -> Report:
     report = Report()
     async with sessions.begin() as session:
         children = list(await session.scalars(select(ChildZone).order_by(ChildZone.id)))
-        before = set(await session.scalars(select(InstanceMapping.instance_id)))
+        before = await mappings_now(session)
     listed = await asyncio.gather(
         *(asker.everything_below(child) for child in children), return_exceptions=True
     )
@@ -156,12 +156,31 @@ async def rebuild(sessions: Sessions, asker: Asker) -> Report:
     return report
 
 
+Where = tuple[int, str]  # a mapping's child and state
+
+
+async def mappings_now(session: Any) -> dict[str, Where]:
+    rows = await session.execute(
+        select(InstanceMapping.instance_id, InstanceMapping.child_id, InstanceMapping.state)
+    )
+    return {instance_id: (child_id, state) for instance_id, child_id, state in rows.all()}
+
+
 async def replace_mappings(
-    session: Any, child: ChildZone, items: list[dict[str, Any]], before: set[str], zone: str
+    session: Any,
+    child: ChildZone,
+    items: list[dict[str, Any]],
+    before: dict[str, Where],
+    zone: str,
 ) -> int:
-    """The child's mappings as it listed them; how many old ones it no longer holds."""
+    """The child's mappings as it listed them; how many old ones it no longer holds. A
+    mapping that changed while the rebuild ran (a create, move or delete went through this
+    zone meanwhile) is newer than the listing: it is left as it is."""
+    now = await mappings_now(session)
     listed = {str(item["id"]) for item in items}
     for item in items:
+        if str(item["id"]) in now and now[str(item["id"])] != before.get(str(item["id"])):
+            continue
         snapshot = {**item, "path": [zone, *item.get("path", [])]}
         values = {
             "instance_id": snapshot["id"],
@@ -179,7 +198,8 @@ async def replace_mappings(
                 InstanceMapping.child_id == child.id, InstanceMapping.state == "ACTIVE"
             )
         )
-        if mapping.instance_id in before and mapping.instance_id not in listed
+        if mapping.instance_id not in listed
+        and before.get(mapping.instance_id) == (child.id, "ACTIVE")
     ]
     if stale:
         await session.execute(delete(InstanceMapping).where(InstanceMapping.instance_id.in_(stale)))
