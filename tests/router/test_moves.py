@@ -12,6 +12,7 @@ import pytest
 from tests.conftest import ZoneStarter
 from tests.harness import Api
 from tests.router.tree import Tree
+from zones.errors import ChildUnreachable
 from zones.node.appkeys import FORWARDER
 
 RAM = {"ram_mb": 1000}
@@ -266,6 +267,37 @@ async def test_a_delete_below_during_a_move_is_not_undone_by_the_move(
     assert (await api.call("GET", "/instances")).body["instances"] == []
     assert set((await allocated(tree)).values()) == {0.0}
     assert await lookup(tree) is None
+
+
+async def test_a_move_whose_old_copy_cannot_be_reached_is_undone(
+    http: aiohttp.ClientSession, zones: ZoneStarter
+) -> None:
+    """Regression: r1 could not be reached to remove the old copy after the new one was
+    made at dc-c; both stayed, each holding room, and a delete left the other behind."""
+    tree = await build(http, zones)
+    api = await alice(tree)
+    made = await create(api, "x", "dc-a")
+    forwarder = tree.zones["root"].app[FORWARDER]
+    send = forwarder.send
+
+    async def r1_unreachable_for_deletes(child: Any, method: str, path: str, **kw: Any) -> Any:
+        if method == "DELETE" and child.name == "r1":
+            raise ChildUnreachable("connection refused (injected)")
+        return await send(child, method, path, **kw)
+
+    forwarder.send = r1_unreachable_for_deletes  # type: ignore[method-assign]
+    moved = await move(api, made["id"], requirements={"dc": "dc-c"})
+    forwarder.send = send  # type: ignore[method-assign]
+
+    assert moved.status == 502 and "the move was undone" in moved.problem["detail"], moved
+    got = (await api.call("GET", f"/instances/{made['id']}")).body["instance"]
+    assert (got["zone"], got["host"]) == ("dc-a", made["host"])
+    assert await allocated(tree) == await expected_allocations(api)
+    assert [i["id"] for i in (await api.call("GET", "/instances")).body["instances"]] == [
+        made["id"]
+    ]
+    assert (await api.call("DELETE", f"/instances/{made['id']}")).status == 204
+    assert set((await allocated(tree)).values()) == {0.0}
 
 
 async def test_an_error_instance_kept_at_the_root_is_placed_by_a_move(

@@ -20,7 +20,7 @@ answers 508: a misconfigured deployment cannot make a request loop.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from aiohttp import web
@@ -106,6 +106,9 @@ class ChildAnswer:
     status: int
     body: Any
     lookup: str | None = None  # the child's client index news, raw (see client_index)
+    # An earlier try lost its connection after sending: this answer may be to a repeat
+    # (a DELETE's 404 may mean the first try deleted it).
+    after_lost: bool = False
 
 
 class Forwarder:
@@ -180,7 +183,7 @@ class Forwarder:
             raise
         if answer.status == 401 and _service_token_refused(answer.body):
             answer = await once()  # with a fresh service token
-        return answer
+        return replace(answer, after_lost=bool(lost))
 
 
 def _service_token_refused(body: Any) -> bool:

@@ -24,7 +24,14 @@ from zones.auth.client_index import parse_news
 from zones.auth.index_updates import learn_child_answer
 from zones.capabilities.hosts import release
 from zones.capabilities.matching import Condition, parse_requirements, split_static
-from zones.errors import BadRequest, ChildError, ChildTimeout, NotFound, NothingFits
+from zones.errors import (
+    BadRequest,
+    ChildError,
+    ChildTimeout,
+    ChildUnreachable,
+    NotFound,
+    NothingFits,
+)
 from zones.node.database import AsyncSession, retrying_deadlocks
 from zones.router import instances
 from zones.router.forwarding import CLIENT_HEADER
@@ -208,7 +215,7 @@ async def move_from_child(
     else:
         reasons.append(f"{route.name}: {placed.fault}")
         instance = await copy_below(route, new, reasons, excluded=frozenset({child.id}))
-    await remove_old_copy(route, child, new, instance)
+    await remove_old_copy(route, mapping, child, new, instance)
     return instance
 
 
@@ -243,30 +250,56 @@ async def move_within(
 
 
 async def remove_old_copy(
-    route: Route, child: ChildZone, new: NewInstance, moved: dict[str, Any]
+    route: Route,
+    old: InstanceMapping,
+    child: ChildZone,
+    new: NewInstance,
+    moved: dict[str, Any],
 ) -> None:
-    """Delete the old copy below `child` (this zone already leads to the new one). When it
-    is gone already, the instance was deleted during the move by a request entering below
-    this zone: the new copy goes too, and the move answers 404."""
-    failure = None
+    """Delete the old copy below `child` (this zone already leads to the new one).
+
+    - Gone already: the instance was deleted during the move by a request entering
+      below this zone; the new copy goes too, and the move answers 404.
+    - The child could not be reached (nothing was sent): the move is undone, the new
+      copy deleted and the mapping restored, so there is still exactly one copy.
+    - No answer, or an error from below (the old copy may or may not be gone): the new
+      copy stays, which can leave a second copy, never none; the answer says so.
+    """
     try:
         answer = await route.send(
             child, "DELETE", f"/instances/{new.id}", extra={CLIENT_HEADER: new.client}
         )
-        if answer.status in (204, 404):
-            await learn(route, new.client, child, answer.lookup)
-        if answer.status == 404:
-            await delete_once(route, new.id, None)
-            raise NotFound(f"instance {new.id} was deleted while it was being moved")
-        if answer.status != 204:
-            failure = f"it answered {answer.status}"
+    except ChildUnreachable as exc:
+        await undo(route, old, new, f"{child.name} could not be reached ({exc.detail})")
     except (ChildError, ChildTimeout) as exc:
-        failure = exc.detail
-    if failure is not None:
+        raise ChildError(unfinished(new, moved, child, exc.detail)) from exc
+    if answer.status in (204, 404):
+        await learn(route, new.client, child, answer.lookup)
+    if answer.status == 404 and not answer.after_lost:
+        await delete_once(route, new.id, None)
+        raise NotFound(f"instance {new.id} was deleted while it was being moved")
+    if answer.status not in (204, 404):
+        raise ChildError(unfinished(new, moved, child, f"it answered {answer.status}"))
+
+
+async def undo(route: Route, old: InstanceMapping, new: NewInstance, why: str) -> None:
+    """Delete the new copy and lead to the old one again; then say why the move failed."""
+    try:
+        await delete_once(route, new.id, None)
+    except (ChildError, ChildTimeout) as exc:
         raise ChildError(
-            f"instance {new.id} now lives at {moved.get('zone')}, but its old copy below "
-            f"{child.name} could not be removed ({failure}); it still holds room there"
-        )
+            f"instance {new.id}: the move could not finish ({why}) nor be undone "
+            f"({exc.detail}): a copy may exist in both places"
+        ) from exc
+    await record_mapping(route, old.child_id, old.client, "ACTIVE", old.snapshot)
+    raise ChildUnreachable(f"instance {new.id} stays where it was: the move was undone: {why}")
+
+
+def unfinished(new: NewInstance, moved: dict[str, Any], child: ChildZone, why: str) -> str:
+    return (
+        f"instance {new.id} now lives at {moved.get('zone')}, but its old copy below "
+        f"{child.name} may not have been removed ({why}); it may still hold room there"
+    )
 
 
 async def learn(route: Route, client: str, child: ChildZone, raw: str | None) -> None:
