@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import ZoneStarter
 from tests.harness import Api
 from tests.router.tree import Tree
-from zones.errors import ChildUnreachable
+from zones.errors import ChildTimeout, ChildUnreachable
 from zones.node.appkeys import FORWARDER
 
 RAM = {"ram_mb": 1000}
@@ -298,6 +298,37 @@ async def test_a_move_whose_old_copy_cannot_be_reached_is_undone(
     ]
     assert (await api.call("DELETE", f"/instances/{made['id']}")).status == 204
     assert set((await allocated(tree)).values()) == {0.0}
+
+
+async def test_a_new_copy_whose_answer_was_lost_is_withdrawn(
+    http: aiohttp.ClientSession, zones: ZoneStarter
+) -> None:
+    """Regression: the create of the new copy at dc-c was made but its answer lost; the move
+    said "retry", and a move elsewhere then left the copy at dc-c holding room forever."""
+    tree = await build(http, zones)
+    api = await alice(tree)
+    made = await create(api, "x", "dc-a")
+    forwarder = tree.zones["root"].app[FORWARDER]
+    send = forwarder.send
+
+    async def answer_lost(child: Any, method: str, path: str, **kw: Any) -> Any:
+        answer = await send(child, method, path, **kw)
+        if method == "POST" and path == "/instances":
+            raise ChildTimeout("no answer in time (injected, after the child acted)")
+        return answer
+
+    forwarder.send = answer_lost  # type: ignore[method-assign]
+    moved = await move(api, made["id"], requirements={"dc": "dc-c"})
+    forwarder.send = send  # type: ignore[method-assign]
+
+    assert moved.status == 409 and "withdrawn" in moved.problem["detail"], moved
+    got = (await api.call("GET", f"/instances/{made['id']}")).body["instance"]
+    assert (got["zone"], got["host"]) == ("dc-a", made["host"])
+    assert await allocated(tree) == await expected_allocations(api)
+    assert (await tree.admins["dc-c"].call("GET", f"/instances/{made['id']}")).status == 404
+    moved = await move(api, made["id"], requirements={"dc": "dc-c"})
+    assert moved.status == 200 and moved.body["instance"]["zone"] == "dc-c", moved
+    assert await allocated(tree) == await expected_allocations(api)
 
 
 async def test_an_error_instance_kept_at_the_root_is_placed_by_a_move(

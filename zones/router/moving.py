@@ -26,6 +26,7 @@ from zones.capabilities.hosts import release
 from zones.capabilities.matching import Condition, parse_requirements, split_static
 from zones.errors import (
     BadRequest,
+    ChildAnswerLost,
     ChildError,
     ChildTimeout,
     ChildUnreachable,
@@ -183,13 +184,50 @@ async def copy_below(
     async with route.sessions.begin() as session:
         candidates = await candidate_children(session, route, new, excluded)
     for child in candidates:
-        answer = await try_child(route, child, new)
+        try:
+            answer = await try_child(route, child, new)
+        except (ChildTimeout, ChildAnswerLost) as exc:
+            await withdraw_copy(route, child, new, exc)
+            reasons.append(f"{child.name}: did not answer; its copy, if any, was withdrawn")
+            continue
         if isinstance(answer, dict):
             return answer
         reasons.append(f"{child.name}: {answer.reason}")
     if not candidates:
         reasons.append(f"{route.name}: no other healthy child may satisfy it and have room")
     raise NothingFits(f"instance {new.id} stays where it is: " + "; ".join(reasons))
+
+
+async def withdraw_copy(
+    route: Route, child: ChildZone, new: NewInstance, lost: ChildTimeout | ChildAnswerLost
+) -> None:
+    """The create of the new copy below `child` got no answer: it may have made one. Delete
+    it there now, so that no copy is left behind when the move goes elsewhere or fails; if
+    even that cannot be done, stop and say a copy may be left there."""
+    try:
+        answer = await route.send(
+            child, "DELETE", f"/instances/{new.id}", extra={CLIENT_HEADER: new.client}
+        )
+    except (ChildError, ChildTimeout) as exc:
+        answer = None
+        why = exc.detail
+    if answer is not None and answer.status in (204, 404):
+        await forget_pending(route, new.id, child)
+        await learn(route, new.client, child, answer.lookup)
+        return
+    why = why if answer is None else f"it answered {answer.status}"
+    raise type(lost)(
+        f"instance {new.id} stays where it is, but a copy may have been made below "
+        f"{child.name} ({lost.detail}) and could not be withdrawn ({why})"
+    ) from lost
+
+
+async def forget_pending(route: Route, instance_id: str, child: ChildZone) -> None:
+    """Drop the PENDING mapping a lost create left, if that is what leads to `child`."""
+    async with route.sessions.begin() as session:
+        mapping = await session.get(InstanceMapping, instance_id)
+        if mapping is not None and mapping.state == "PENDING" and mapping.child_id == child.id:
+            await drop_mapping(session, mapping.client, instance_id, child.id)
 
 
 # ---------------------------------------------------------------- held below a child
