@@ -12,8 +12,8 @@ import pytest
 from tests.conftest import ZoneStarter
 from tests.harness import Api
 from tests.router.tree import Tree
-from zones.errors import ChildTimeout, ChildUnreachable
-from zones.node.appkeys import FORWARDER
+from zones.errors import ChildAnswerLost, ChildTimeout, ChildUnreachable
+from zones.node.appkeys import CHILD_CLIENT, FORWARDER
 
 RAM = {"ram_mb": 1000}
 HOSTS = {"dc-a": ["a1", "a2"], "dc-b": ["b1"], "dc-c": ["c1"]}
@@ -329,6 +329,63 @@ async def test_a_new_copy_whose_answer_was_lost_is_withdrawn(
     moved = await move(api, made["id"], requirements={"dc": "dc-c"})
     assert moved.status == 200 and moved.body["instance"]["zone"] == "dc-c", moved
     assert await allocated(tree) == await expected_allocations(api)
+
+
+async def test_a_lost_answer_to_the_old_copys_delete_two_levels_down_keeps_the_instance(
+    http: aiohttp.ClientSession, zones: ZoneStarter
+) -> None:
+    """Regression: r1's delete of the old copy at dc-a went through but its answer was lost;
+    the retry's 404 went up as a plain 404, and the root, taking it for a delete made during
+    the move, deleted the new copy too: the instance was gone."""
+    tree = await build(http, zones)
+    api = await alice(tree)
+    made = await create(api, "x", "dc-a")
+    r1_client = tree.zones["r1"].app[CHILD_CLIENT]
+    forward = r1_client.forward
+    lost: list[str] = []
+
+    async def lose_first_delete(api_url: str, method: str, path: str, **kw: Any) -> Any:
+        answer = await forward(api_url, method, path, **kw)
+        if method == "DELETE" and not lost:
+            lost.append(path)
+            raise ChildAnswerLost("connection lost after sending (injected)")
+        return answer
+
+    r1_client.forward = lose_first_delete  # type: ignore[method-assign]
+    moved = await move(api, made["id"], requirements={"dc": "dc-c"})
+    r1_client.forward = forward  # type: ignore[method-assign]
+
+    assert lost and moved.status == 200 and moved.body["instance"]["zone"] == "dc-c", moved
+    assert (await api.call("GET", f"/instances/{made['id']}")).body["instance"]["zone"] == "dc-c"
+    assert await allocated(tree) == await expected_allocations(api)
+    assert sum((await allocated(tree)).values()) == 1000.0
+
+
+async def test_a_delete_whose_answer_was_lost_below_is_still_204(
+    http: aiohttp.ClientSession, zones: ZoneStarter
+) -> None:
+    """Regression (noted open in issue 5): r1's delete at dc-a went through, its answer was
+    lost, and the retry's 404 reached the user as 404 for a delete that succeeded."""
+    tree = await build(http, zones)
+    api = await alice(tree)
+    made = await create(api, "x", "dc-a")
+    r1_client = tree.zones["r1"].app[CHILD_CLIENT]
+    forward = r1_client.forward
+    lost: list[str] = []
+
+    async def lose_first_delete(api_url: str, method: str, path: str, **kw: Any) -> Any:
+        answer = await forward(api_url, method, path, **kw)
+        if method == "DELETE" and not lost:
+            lost.append(path)
+            raise ChildAnswerLost("connection lost after sending (injected)")
+        return answer
+
+    r1_client.forward = lose_first_delete  # type: ignore[method-assign]
+    deleted = await api.call("DELETE", f"/instances/{made['id']}")
+    r1_client.forward = forward  # type: ignore[method-assign]
+    assert lost and deleted.status == 204, deleted
+    assert (await api.call("GET", f"/instances/{made['id']}")).status == 404
+    assert set((await allocated(tree)).values()) == {0.0}
 
 
 async def test_an_error_instance_kept_at_the_root_is_placed_by_a_move(

@@ -8,6 +8,7 @@ Alembic: `migrate` upgrades it to the newest revision before the app serves.
 from __future__ import annotations
 
 import asyncio
+import random
 import weakref
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -129,7 +130,7 @@ def dialect_insert(session: AsyncSession, table: type[Base]) -> Any:
 
 
 T = TypeVar("T")
-DEADLOCK_ATTEMPTS = 3
+DEADLOCK_ATTEMPTS = 6
 # PostgreSQL: deadlock detected, serialization failure. Both mean "run it again".
 RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
 
@@ -143,4 +144,6 @@ async def retrying_deadlocks(work: Callable[[], Awaitable[T]]) -> T:
             state = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
             if state not in RETRYABLE_SQLSTATES or attempt == DEADLOCK_ATTEMPTS:
                 raise
+        # Apart at random, so the two victims of one deadlock do not meet again at once.
+        await asyncio.sleep(random.uniform(0.005, 0.02) * attempt)
     raise AssertionError("unreachable")

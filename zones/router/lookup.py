@@ -143,9 +143,10 @@ async def delete_once(route: Route, instance_id: str, client: str | None) -> str
     )
     if answer.status in (204, 404):
         await forget_mapping(route, instance_id, parse_news(answer.lookup))
-    if answer.status == 404:
+    # A 404 answering a repeat after a lost connection: the first try most likely deleted it.
+    if answer.status == 404 and not answer.after_lost:
         raise instances.not_found(instance_id)
-    if answer.status != 204:
+    if answer.status not in (204, 404):
         detail = answer.body.get("detail") if isinstance(answer.body, dict) else None
         raise ChildError(f"{child.name} answered {answer.status}: {detail}")
     return mapping.client

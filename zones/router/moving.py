@@ -324,6 +324,8 @@ async def undo(route: Route, old: InstanceMapping, new: NewInstance, why: str) -
     """Delete the new copy and lead to the old one again; then say why the move failed."""
     try:
         await delete_once(route, new.id, None)
+    except NotFound:
+        pass  # the new copy is gone already: leading to the old one is all that is left
     except (ChildError, ChildTimeout) as exc:
         raise ChildError(
             f"instance {new.id}: the move could not finish ({why}) nor be undone "

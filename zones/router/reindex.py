@@ -179,8 +179,8 @@ async def replace_mappings(
     now = await mappings_now(session)
     listed = {str(item["id"]) for item in items}
     for item in items:
-        if str(item["id"]) in now and now[str(item["id"])] != before.get(str(item["id"])):
-            continue
+        if now.get(str(item["id"])) != before.get(str(item["id"])):
+            continue  # written, moved or removed meanwhile
         snapshot = {**item, "path": [zone, *item.get("path", [])]}
         values = {
             "instance_id": snapshot["id"],
