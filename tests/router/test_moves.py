@@ -4,6 +4,8 @@ taken while moves run; allocations; the lookup following the instance."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import aiohttp
@@ -72,6 +74,27 @@ async def expected_allocations(api: Api) -> dict[str, float]:
     for instance in (await api.call("GET", "/instances")).body["instances"]:
         held[instance["host"]] += instance["resources"]["ram_mb"]
     return held
+
+
+@contextmanager
+def first_delete_answer_lost(tree: Tree, zone: str) -> Iterator[list[str]]:
+    """The zone's first DELETE to a child goes through, then its connection is lost."""
+    client = tree.zones[zone].app[CHILD_CLIENT]
+    forward = client.forward
+    lost: list[str] = []
+
+    async def lose_first_delete(api_url: str, method: str, path: str, **kw: Any) -> Any:
+        answer = await forward(api_url, method, path, **kw)
+        if method == "DELETE" and not lost:
+            lost.append(path)
+            raise ChildAnswerLost("connection lost after sending (injected)")
+        return answer
+
+    client.forward = lose_first_delete  # type: ignore[method-assign]
+    try:
+        yield lost
+    finally:
+        client.forward = forward  # type: ignore[method-assign]
 
 
 async def lookup(tree: Tree, client: str = "acme") -> tuple[str, list[str]] | None:
@@ -340,20 +363,8 @@ async def test_a_lost_answer_to_the_old_copys_delete_two_levels_down_keeps_the_i
     tree = await build(http, zones)
     api = await alice(tree)
     made = await create(api, "x", "dc-a")
-    r1_client = tree.zones["r1"].app[CHILD_CLIENT]
-    forward = r1_client.forward
-    lost: list[str] = []
-
-    async def lose_first_delete(api_url: str, method: str, path: str, **kw: Any) -> Any:
-        answer = await forward(api_url, method, path, **kw)
-        if method == "DELETE" and not lost:
-            lost.append(path)
-            raise ChildAnswerLost("connection lost after sending (injected)")
-        return answer
-
-    r1_client.forward = lose_first_delete  # type: ignore[method-assign]
-    moved = await move(api, made["id"], requirements={"dc": "dc-c"})
-    r1_client.forward = forward  # type: ignore[method-assign]
+    with first_delete_answer_lost(tree, "r1") as lost:
+        moved = await move(api, made["id"], requirements={"dc": "dc-c"})
 
     assert lost and moved.status == 200 and moved.body["instance"]["zone"] == "dc-c", moved
     assert (await api.call("GET", f"/instances/{made['id']}")).body["instance"]["zone"] == "dc-c"
@@ -369,20 +380,8 @@ async def test_a_delete_whose_answer_was_lost_below_is_still_204(
     tree = await build(http, zones)
     api = await alice(tree)
     made = await create(api, "x", "dc-a")
-    r1_client = tree.zones["r1"].app[CHILD_CLIENT]
-    forward = r1_client.forward
-    lost: list[str] = []
-
-    async def lose_first_delete(api_url: str, method: str, path: str, **kw: Any) -> Any:
-        answer = await forward(api_url, method, path, **kw)
-        if method == "DELETE" and not lost:
-            lost.append(path)
-            raise ChildAnswerLost("connection lost after sending (injected)")
-        return answer
-
-    r1_client.forward = lose_first_delete  # type: ignore[method-assign]
-    deleted = await api.call("DELETE", f"/instances/{made['id']}")
-    r1_client.forward = forward  # type: ignore[method-assign]
+    with first_delete_answer_lost(tree, "r1") as lost:
+        deleted = await api.call("DELETE", f"/instances/{made['id']}")
     assert lost and deleted.status == 204, deleted
     assert (await api.call("GET", f"/instances/{made['id']}")).status == 404
     assert set((await allocated(tree)).values()) == {0.0}

@@ -47,13 +47,13 @@ from zones.router.routing import (
     candidate_children,
     drop_mapping,
     forget_mapping,
+    keep_placed,
     local_view,
     mapped_before,
     place_here,
     record_mapping,
     retry_where_sent,
     store_local,
-    through,
     try_child,
 )
 
@@ -271,12 +271,7 @@ async def move_within(
     body = answer.body if isinstance(answer.body, dict) else {}
     moved = instance_in(body)
     if answer.status == 200 and moved is not None:
-        if moved["id"] != new.id or moved.get("client") != new.client:
-            raise ChildError(f"{child.name} answered a move with another instance")
-        instance = through(route, moved)
-        news = parse_news(answer.lookup)
-        await record_mapping(route, child.id, new.client, "ACTIVE", instance, news)
-        return instance
+        return await keep_placed(route, child, new, moved, answer.lookup)
     detail = str(body.get("detail", ""))[:300] or f"answered {answer.status}"
     if answer.status == 409 and body.get("reason") == "nothing-fits":
         reasons.append(f"{child.name}: {detail}")

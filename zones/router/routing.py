@@ -315,12 +315,7 @@ async def try_child(route: Route, child: ChildZone, new: NewInstance) -> dict[st
     body = answer.body if isinstance(answer.body, dict) else {}
     placed = body.get("instance")
     if answer.status == 201 and isinstance(placed, dict):
-        if placed.get("id") != new.id or placed.get("client") != new.client:
-            raise ChildError(f"{child.name} answered a create with another instance")
-        instance = through(route, placed)
-        news = parse_news(answer.lookup)
-        await record_mapping(route, child.id, new.client, "ACTIVE", instance, news)
-        return instance
+        return await keep_placed(route, child, new, placed, answer.lookup)
     detail = str(body.get("detail", ""))[:300] or f"answered {answer.status}"
     if answer.status in (502, 504):
         # Below it, a zone may have placed it and lost the answer: only a retry there is safe.
@@ -336,6 +331,18 @@ async def try_child(route: Route, child: ChildZone, new: NewInstance) -> dict[st
     if answer.status == 508:
         raise LoopDetected(detail)
     return NotPlaced(detail, declined=False)
+
+
+async def keep_placed(
+    route: Route, child: ChildZone, new: NewInstance, placed: dict[str, Any], news: str | None
+) -> dict[str, Any]:
+    """The instance a child placed (created or moved), as this zone shows it, with its
+    mapping and the child's client index news kept; refused if it is another instance."""
+    if placed.get("id") != new.id or placed.get("client") != new.client:
+        raise ChildError(f"{child.name} answered with another instance than {new.id}")
+    instance = through(route, placed)
+    await record_mapping(route, child.id, new.client, "ACTIVE", instance, parse_news(news))
+    return instance
 
 
 async def record_mapping(
