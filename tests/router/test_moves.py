@@ -4,6 +4,7 @@ taken while moves run; allocations; the lookup following the instance."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -12,10 +13,10 @@ import aiohttp
 import pytest
 
 from tests.conftest import ZoneStarter
-from tests.harness import Api
+from tests.harness import Api, eventually
 from tests.router.tree import Tree
 from zones.errors import ChildAnswerLost, ChildTimeout, ChildUnreachable
-from zones.node.appkeys import CHILD_CLIENT, FORWARDER
+from zones.node.appkeys import CHILD_CLIENT, FORWARDER, ROUTING_CACHE
 
 RAM = {"ram_mb": 1000}
 HOSTS = {"dc-a": ["a1", "a2"], "dc-b": ["b1"], "dc-c": ["c1"]}
@@ -261,6 +262,45 @@ async def test_lists_during_moves_show_each_instance_exactly_once(
     assert len(seen) >= 5
     assert all(listed == ids for listed in seen), [s for s in seen if s != ids][:3]
     assert await allocated(tree) == await expected_allocations(api)
+
+
+async def test_a_list_that_chose_its_children_before_a_move_switched_still_finds_it(
+    http: aiohttp.ClientSession, zones: ZoneStarter
+) -> None:
+    """Regression (seen once in CI): a list at the root read its mappings (the instance: r1),
+    the move then switched to r2 and deleted the old copy, and the list's call to r1 came
+    after: the instance was missing from that list. Moves now wait for the lists under way
+    before deleting the old copy."""
+    tree = await build(http, zones)
+    api = await alice(tree)
+    made = await create(api, "x", "dc-a")
+    forwarder = tree.zones["root"].app[FORWARDER]
+    send = forwarder.send
+    moved_answer: list[Any] = []
+
+    async def list_call_held_back(child: Any, method: str, path: str, **kw: Any) -> Any:
+        if method == "GET" and path.startswith("/instances?") and child.name == "r1":
+            deadline = time.monotonic() + 3.0  # until the move is done, or 3 s at most
+            while not moved_answer and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+        return await send(child, method, path, **kw)
+
+    async def move_once_the_list_is_under_way() -> None:
+        await eventually(lambda: has_list_under_way(tree))
+        moved_answer.append(await move(api, made["id"], requirements={"dc": "dc-c"}))
+
+    forwarder.send = list_call_held_back  # type: ignore[method-assign]
+    listed, _ = await asyncio.gather(
+        api.call("GET", "/instances"), move_once_the_list_is_under_way()
+    )
+    forwarder.send = send  # type: ignore[method-assign]
+
+    assert moved_answer[0].status == 200, moved_answer
+    assert [item["id"] for item in listed.body["instances"]] == [made["id"]], listed
+
+
+async def has_list_under_way(tree: Tree) -> bool:
+    return tree.zones["root"].app[ROUTING_CACHE].lists_under_way > 0
 
 
 async def test_a_delete_below_during_a_move_is_not_undone_by_the_move(

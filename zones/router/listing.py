@@ -102,6 +102,13 @@ async def resolve_marker(route: Route, marker: str, client: str | None) -> Posit
 async def list_page(
     route: Route, client: str | None, after: Position | None, limit: int, all_clients: bool
 ) -> dict[str, Any]:
+    async with route.cache.listing():
+        return await list_page_once(route, client, after, limit, all_clients)
+
+
+async def list_page_once(
+    route: Route, client: str | None, after: Position | None, limit: int, all_clients: bool
+) -> dict[str, Any]:
     async with route.sessions.begin() as session:
         own = [local_view(row) for row in await instances.page(session, client, after, limit + 1)]
         children = await children_holding(session, client)

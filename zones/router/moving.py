@@ -298,6 +298,7 @@ async def remove_old_copy(
     - No answer, or an error from below (the old copy may or may not be gone): the new
       copy stays, which can leave a second copy, never none; the answer says so.
     """
+    await route.cache.lists_begun_so_far(route.settings.router.child_timeout)
     try:
         answer = await route.send(
             child, "DELETE", f"/instances/{new.id}", extra={CLIENT_HEADER: new.client}

@@ -43,6 +43,7 @@ class RoutingCache:
         self._children_read_at = float("-inf")
         self._mappings: OrderedDict[str, CachedMapping] = OrderedDict()
         self._creating: dict[str, tuple[asyncio.Lock, int]] = {}
+        self._lists: set[asyncio.Event] = set()
 
     @asynccontextmanager
     async def one_at_a_time(self, instance_id: str) -> AsyncIterator[None]:
@@ -61,6 +62,31 @@ class RoutingCache:
                 del self._creating[instance_id]
             else:
                 self._creating[instance_id] = (lock, waiting - 1)
+
+    @asynccontextmanager
+    async def listing(self) -> AsyncIterator[None]:
+        """Mark a list under way here (see `lists_begun_so_far`)."""
+        done = asyncio.Event()
+        self._lists.add(done)
+        try:
+            yield
+        finally:
+            done.set()
+            self._lists.discard(done)
+
+    @property
+    def lists_under_way(self) -> int:
+        return len(self._lists)
+
+    async def lists_begun_so_far(self, timeout: float) -> None:
+        """Wait (at most `timeout`) for the lists under way here to end. A move calls this
+        after switching its mapping and before deleting the old copy: a list that chose
+        which children to ask before the switch then still finds the old copy."""
+        under_way = [asyncio.ensure_future(done.wait()) for done in self._lists]
+        if under_way:
+            _, late = await asyncio.wait(under_way, timeout=timeout)
+            for waiting in late:
+                waiting.cancel()
 
     def mapping(self, instance_id: str) -> CachedMapping | None:
         found = self._mappings.get(instance_id)
