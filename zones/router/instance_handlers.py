@@ -52,6 +52,7 @@ from zones.router.instance_schemas import (
     Instances,
     MoveEnvelope,
 )
+from zones.router.instance_views import local_view
 from zones.router.moving import Move
 from zones.router.routing import NewInstance, Route
 
@@ -194,9 +195,7 @@ async def create_instance(call: Call[InstanceCreateEnvelope]) -> web.StreamRespo
             existing = await session.get(InstanceRow, new.id)
             if existing is None:
                 raise
-            instance = routing.local_view(
-                instances.same_request(existing, new.client, new.fingerprint)
-            )
+            instance = local_view(instances.same_request(existing, new.client, new.fingerprint))
     # A create's last write is its own row or mapping: what it read is current. (A move
     # writes again after that, so a move reads anew.)
     told = route.told.get(new.client)

@@ -26,8 +26,9 @@ from zones.node.database import AsyncSession
 from zones.node.fields import UUID_PATTERN
 from zones.router import instances, lookup
 from zones.router.instance_models import InstanceMapping
+from zones.router.instance_views import local_view, through, unknown
 from zones.router.models import ChildZone
-from zones.router.routing import Route, local_view, through, unknown
+from zones.router.routing import Route
 
 Position = tuple[datetime, str]
 

@@ -17,8 +17,9 @@ from zones.errors import ChildError, ChildTimeout
 from zones.router import instances
 from zones.router.forwarding import CLIENT_HEADER
 from zones.router.instance_models import InstanceMapping
+from zones.router.instance_views import local_view, through, unknown
 from zones.router.models import ChildZone
-from zones.router.routing import Route, forget_mapping, local_view, record_mapping, through, unknown
+from zones.router.routing import Route, forget_mapping, record_mapping
 from zones.router.routing_cache import CachedMapping
 
 

@@ -39,6 +39,7 @@ from zones.router.forwarding import CLIENT_HEADER
 from zones.router.info import zone_names
 from zones.router.instance_models import Instance as InstanceRow
 from zones.router.instance_models import InstanceMapping
+from zones.router.instance_views import local_view
 from zones.router.lookup import delete_once, find, instance_in, mapped_child
 from zones.router.models import ChildZone
 from zones.router.routing import (
@@ -48,7 +49,6 @@ from zones.router.routing import (
     drop_mapping,
     forget_mapping,
     keep_placed,
-    local_view,
     mapped_before,
     place_here,
     record_mapping,

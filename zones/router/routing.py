@@ -44,6 +44,7 @@ from zones.router.forwarding import MOVING_HEADER, TARGET_HEADER, Forwarder, fro
 from zones.router.info import zone_names
 from zones.router.instance_models import Instance as InstanceRow
 from zones.router.instance_models import InstanceMapping
+from zones.router.instance_views import local_view, through
 from zones.router.models import ChildZone
 from zones.router.placement import Placement, place_on_own_hosts
 from zones.router.routing_cache import CachedMapping, RoutingCache
@@ -130,34 +131,6 @@ class Route:
             visited=self.visited,
             **options,
         )
-
-
-def local_view(row: InstanceRow) -> dict[str, Any]:
-    shown: dict[str, Any] = {
-        "id": row.id,
-        "name": row.name,
-        "client": row.client,
-        "status": row.status,
-        "zone": row.zone,
-        "host": row.host,
-        "path": row.path,
-        "requirements": row.requirements,
-        "resources": row.resources,
-        "created_at": row.created_at.isoformat().replace("+00:00", "Z"),
-    }
-    if row.fault:
-        shown["fault"] = {"message": row.fault}
-    return shown
-
-
-def through(route: Route, instance: dict[str, Any]) -> dict[str, Any]:
-    """An instance a child answered, as this zone shows it: its own name first on the path."""
-    return {**instance, "path": [route.name, *instance.get("path", [])]}
-
-
-def unknown(snapshot: dict[str, Any]) -> dict[str, Any]:
-    """An instance below a child that cannot be asked now, as last seen."""
-    return {**snapshot, "status": "UNKNOWN"}
 
 
 # ---------------------------------------------------------------- create
