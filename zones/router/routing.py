@@ -24,6 +24,7 @@ from zones.capabilities.aggregate import aggregate_from_json, free_from_json
 from zones.capabilities.matching import (
     Condition,
     aggregate_may_satisfy,
+    host_satisfies,
     may_fit_zone,
     split_static,
 )
@@ -71,8 +72,10 @@ class NewInstance:
         return [condition for condition in self.conditions if condition.key not in self.settled]
 
     def settled_here(self, static: Mapping[str, CapabilityValue]) -> frozenset[str]:
-        """What is settled for everything below this zone: above, or by its static capabilities."""
-        return self.settled | {c.key for c in self.open_conditions if c.key in static}
+        """What is settled for everything below this zone: above, or by its static capabilities
+        (a key they define but contradict is not settled: it rules the zone out instead)."""
+        met = {c.key for c in self.open_conditions if host_satisfies([c], static)}
+        return self.settled | met
 
     def inside(self, zone_name: str) -> NewInstance:
         """As seen inside `zone_name`: a target of that name is reached there."""
