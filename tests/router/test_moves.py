@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -274,11 +274,9 @@ async def test_a_list_that_chose_its_children_before_a_move_switched_still_finds
     tree = await build(http, zones)
     api = await alice(tree)
     made = await create(api, "x", "dc-a")
-    forwarder = tree.zones["root"].app[FORWARDER]
-    send = forwarder.send
     moved_answer: list[Any] = []
 
-    async def list_call_held_back(child: Any, method: str, path: str, **kw: Any) -> Any:
+    async def list_call_held_back(send: Send, child: Any, method: str, path: str, **kw: Any) -> Any:
         if method == "GET" and path.startswith("/instances?") and child.name == "r1":
             deadline = time.monotonic() + 3.0  # until the move is done, or 3 s at most
             while not moved_answer and time.monotonic() < deadline:
@@ -289,14 +287,33 @@ async def test_a_list_that_chose_its_children_before_a_move_switched_still_finds
         await eventually(lambda: has_list_under_way(tree))
         moved_answer.append(await move(api, made["id"], requirements={"dc": "dc-c"}))
 
-    forwarder.send = list_call_held_back  # type: ignore[method-assign]
-    listed, _ = await asyncio.gather(
-        api.call("GET", "/instances"), move_once_the_list_is_under_way()
-    )
-    forwarder.send = send  # type: ignore[method-assign]
+    with root_sends_through(tree, list_call_held_back):
+        listed, _ = await asyncio.gather(
+            api.call("GET", "/instances"), move_once_the_list_is_under_way()
+        )
 
     assert moved_answer[0].status == 200, moved_answer
     assert [item["id"] for item in listed.body["instances"]] == [made["id"]], listed
+
+
+Send = Callable[..., Awaitable[Any]]
+
+
+@contextmanager
+def root_sends_through(tree: Tree, intercept: Callable[..., Awaitable[Any]]) -> Iterator[None]:
+    """The root's calls to its children go through `intercept(send, child, method, path,
+    **options)`, which may act first, fail, or call `send` on."""
+    forwarder = tree.zones["root"].app[FORWARDER]
+    send = forwarder.send
+
+    async def intercepted(child: Any, method: str, path: str, **options: Any) -> Any:
+        return await intercept(send, child, method, path, **options)
+
+    forwarder.send = intercepted  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        forwarder.send = send  # type: ignore[method-assign]
 
 
 async def has_list_under_way(tree: Tree) -> bool:
@@ -313,17 +330,16 @@ async def test_a_delete_below_during_a_move_is_not_undone_by_the_move(
     api = await alice(tree)
     made = await create(api, "x", "dc-a")
     at_dc_a = Api(http, tree.zones["dc-a"].url, api.token)
-    forwarder = tree.zones["root"].app[FORWARDER]
-    send = forwarder.send
 
-    async def delete_below_first(child: Any, method: str, path: str, **options: Any) -> Any:
+    async def delete_below_first(
+        send: Send, child: Any, method: str, path: str, **options: Any
+    ) -> Any:
         if method == "DELETE" and child.name == "r1":  # removing the old copy: alice was quicker
             assert (await at_dc_a.call("DELETE", f"/instances/{made['id']}")).status == 204
         return await send(child, method, path, **options)
 
-    forwarder.send = delete_below_first  # type: ignore[method-assign]
-    moved = await move(api, made["id"], requirements={"dc": "dc-c"})
-    forwarder.send = send  # type: ignore[method-assign]
+    with root_sends_through(tree, delete_below_first):
+        moved = await move(api, made["id"], requirements={"dc": "dc-c"})
 
     assert moved.status == 404 and "deleted while" in moved.problem["detail"], moved
     assert (await api.call("GET", f"/instances/{made['id']}")).status == 404
@@ -340,17 +356,16 @@ async def test_a_move_whose_old_copy_cannot_be_reached_is_undone(
     tree = await build(http, zones)
     api = await alice(tree)
     made = await create(api, "x", "dc-a")
-    forwarder = tree.zones["root"].app[FORWARDER]
-    send = forwarder.send
 
-    async def r1_unreachable_for_deletes(child: Any, method: str, path: str, **kw: Any) -> Any:
+    async def r1_unreachable_for_deletes(
+        send: Send, child: Any, method: str, path: str, **kw: Any
+    ) -> Any:
         if method == "DELETE" and child.name == "r1":
             raise ChildUnreachable("connection refused (injected)")
         return await send(child, method, path, **kw)
 
-    forwarder.send = r1_unreachable_for_deletes  # type: ignore[method-assign]
-    moved = await move(api, made["id"], requirements={"dc": "dc-c"})
-    forwarder.send = send  # type: ignore[method-assign]
+    with root_sends_through(tree, r1_unreachable_for_deletes):
+        moved = await move(api, made["id"], requirements={"dc": "dc-c"})
 
     assert moved.status == 502 and "the move was undone" in moved.problem["detail"], moved
     got = (await api.call("GET", f"/instances/{made['id']}")).body["instance"]
@@ -371,18 +386,15 @@ async def test_a_new_copy_whose_answer_was_lost_is_withdrawn(
     tree = await build(http, zones)
     api = await alice(tree)
     made = await create(api, "x", "dc-a")
-    forwarder = tree.zones["root"].app[FORWARDER]
-    send = forwarder.send
 
-    async def answer_lost(child: Any, method: str, path: str, **kw: Any) -> Any:
+    async def answer_lost(send: Send, child: Any, method: str, path: str, **kw: Any) -> Any:
         answer = await send(child, method, path, **kw)
         if method == "POST" and path == "/instances":
             raise ChildTimeout("no answer in time (injected, after the child acted)")
         return answer
 
-    forwarder.send = answer_lost  # type: ignore[method-assign]
-    moved = await move(api, made["id"], requirements={"dc": "dc-c"})
-    forwarder.send = send  # type: ignore[method-assign]
+    with root_sends_through(tree, answer_lost):
+        moved = await move(api, made["id"], requirements={"dc": "dc-c"})
 
     assert moved.status == 409 and "withdrawn" in moved.problem["detail"], moved
     got = (await api.call("GET", f"/instances/{made['id']}")).body["instance"]
