@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import and_, func, or_, select
 
 from zones.auth.index_models import ClientChild, ClientIndex, IndexRebuild
@@ -68,7 +68,15 @@ class _NewsDocument(BaseModel):
     client: str
     revision: int
     zone: _ZoneRef | None
-    path: list[str]
+    path: list[str] = Field(max_length=64)
+
+
+class _AnswerDocument(BaseModel):
+    """A zone's `/auth/lookup` answer, as another zone reads it."""
+
+    model_config = ConfigDict(strict=True)
+    zone: _ZoneRef
+    path: list[str] = Field(min_length=1, max_length=64)
 
 
 # A child holds a client when mappings lead there, or when it said it manages the client
@@ -219,6 +227,15 @@ def news_of(document: _NewsDocument) -> News | None:
         return None
     answer = {"zone": document.zone.model_dump(), "path": document.path}
     return News(document.client, document.revision, answer)
+
+
+def answer_in(body: Any) -> dict[str, Any] | None:
+    """The `{"zone", "path"}` of another zone's `/auth/lookup` answer, if it has that shape."""
+    try:
+        document = _AnswerDocument.model_validate(body)
+    except ValidationError:
+        return None
+    return {"zone": document.zone.model_dump(), "path": document.path}
 
 
 def parse_news(raw: str | None) -> News | None:

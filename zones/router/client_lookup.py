@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 from sqlalchemy import func, select
 
-from zones.auth.client_index import Here, through_child
+from zones.auth.client_index import Here, answer_in, through_child
 from zones.errors import ChildError, ChildTimeout
 from zones.router.instance_models import Instance
 from zones.router.models import ChildZone
@@ -50,14 +50,3 @@ async def ask(route: Route, child: ChildZone, client: str) -> Any:
         return None
     found = answer_in(answer.body) if answer.status == 200 else None
     return Unsure if found is None else found
-
-
-def answer_in(body: Any) -> dict[str, Any] | None:
-    """The `{"zone", "path"}` of a child's lookup answer, if it has that shape."""
-    zone = body.get("zone") if isinstance(body, dict) else None
-    path = body.get("path") if isinstance(body, dict) else None
-    if not isinstance(zone, dict) or not isinstance(path, list) or not 0 < len(path) <= 64:
-        return None
-    if not all(isinstance(name, str) for name in path):
-        return None
-    return {"zone": {"name": str(zone.get("name")), "url": str(zone.get("url"))}, "path": path}

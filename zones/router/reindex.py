@@ -28,6 +28,7 @@ from urllib.parse import urlencode
 import aiohttp
 from sqlalchemy import delete, select
 
+from zones.auth.client_index import answer_in
 from zones.auth.index_models import ClientChild, ClientIndex, IndexRebuild
 from zones.auth.index_updates import keep_child_answer_now, lock_client, recount, update_child
 from zones.auth.keys import load_secret_box
@@ -36,7 +37,6 @@ from zones.node.config import Settings
 from zones.node.database import Sessions, create_engine, create_sessions, migrate, upsert, utcnow
 from zones.router.child_tokens import ChildCredentials, ChildTokens
 from zones.router.client import ChildClient
-from zones.router.client_lookup import answer_in
 from zones.router.instance_models import Instance, InstanceMapping
 from zones.router.listing import well_formed
 from zones.router.models import ChildZone
