@@ -25,8 +25,8 @@ import aiohttp
 
 from bench.fleet import ADMIN_PASSWORD, SERVICE_USER, fleet_settings, start
 from bench.poll import gather_bounded, login, spawn_fleets
-from zones.node.appkeys import POLLER
 from zones.node.cli import event_loop_factory
+from zones.router.following.appkeys import POLLER
 
 LIMIT = 100
 

@@ -26,9 +26,9 @@ from pathlib import Path
 import aiohttp
 
 from bench.fleet import SERVICE_USER, fleet_settings, start
-from zones.node.appkeys import POLLER
 from zones.node.cli import event_loop_factory
-from zones.router.poller import POLL_CONCURRENCY
+from zones.router.following.appkeys import POLLER
+from zones.router.following.poller import POLL_CONCURRENCY
 
 
 @dataclass

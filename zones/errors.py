@@ -1,7 +1,7 @@
 """The errors every part of a zone raises, each carrying its HTTP status.
 
 Domain code (storage, auth, the router) raises these; one middleware in
-`zones.node.problems` renders them as RFC 9457 problem+json. Nothing here
+`zones.node.http.problems` renders them as RFC 9457 problem+json. Nothing here
 imports aiohttp, so the data layer stays free of the web framework.
 
     ZonesError                 500  base class; never raised for bad input

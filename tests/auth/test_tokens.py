@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 
 from tests.conftest import ZoneStarter
 from tests.harness import ADMIN_PASSWORD, Answer, Api, RunningZone, start_zone, zone_settings
-from zones.node.appkeys import SIGNING_KEY, TOKEN_ISSUER
+from zones.auth.appkeys import SIGNING_KEY, TOKEN_ISSUER
 
 MEMBER_PASSWORD = "member-pw"
 DEFAULT_TOKEN_TTL = 3600

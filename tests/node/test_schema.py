@@ -8,7 +8,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection
 
-import zones.node.models  # noqa: F401 - registers every table
+import zones.node.tables  # noqa: F401 - registers every table
 from tests.conftest import ZoneStarter
 from zones.node.database import Base, create_engine, migrate
 

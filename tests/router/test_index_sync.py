@@ -9,10 +9,10 @@ from sqlalchemy import update
 from tests.conftest import ZoneStarter
 from tests.harness import Api
 from tests.router.test_moves import build, create, lookup
-from zones.auth.index_models import ClientIndex
 from zones.node.appkeys import SESSIONS
 from zones.node.database import utcnow
-from zones.router import index_sync
+from zones.router.following import changes as index_sync
+from zones.router.index.models import ClientIndex
 
 
 async def test_creates_and_deletes_made_lower_down_reach_the_root_with_the_polls(

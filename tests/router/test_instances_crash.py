@@ -11,7 +11,7 @@ import aiohttp
 
 from tests.conftest import ZoneStarter
 from tests.harness import Answer, Api, ZoneProcess, free_port, write_config
-from zones.node.appkeys import POLLER
+from zones.router.following.appkeys import POLLER
 
 BURST = 40
 KILL_AFTER = 8

@@ -18,8 +18,9 @@ from tests.conftest import ZoneStarter
 from tests.harness import Api
 from tests.router.fake_child import AppServer, serve_app, zone_info_body
 from tests.router.tree import Tree
-from zones.node.appkeys import ROUTING_CACHE, SESSIONS, ZONE_UUID
-from zones.router.instance_models import InstanceMapping
+from zones.node.appkeys import SESSIONS, ZONE_UUID
+from zones.router.instances.appkeys import ROUTING_CACHE
+from zones.router.instances.models import InstanceMapping
 
 __all__ = ["serve_app"]  # a fixture, used by name
 MEMBERS = ({"name": "alice", "client": "acme"}, {"name": "bob", "client": "globex"})

@@ -16,7 +16,8 @@ from tests.conftest import ZoneStarter
 from tests.harness import Api, eventually
 from tests.router.tree import Tree
 from zones.errors import ChildAnswerLost, ChildTimeout, ChildUnreachable
-from zones.node.appkeys import CHILD_CLIENT, FORWARDER, ROUTING_CACHE
+from zones.router.children.appkeys import CHILD_CLIENT, FORWARDER
+from zones.router.instances.appkeys import ROUTING_CACHE
 
 RAM = {"ram_mb": 1000}
 HOSTS = {"dc-a": ["a1", "a2"], "dc-b": ["b1"], "dc-c": ["c1"]}

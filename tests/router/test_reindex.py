@@ -13,12 +13,13 @@ from tests.conftest import ZoneStarter
 from tests.harness import write_config
 from tests.router.test_moves import alice, build, create, lookup
 from tests.router.tree import Tree
-from zones.auth.index_models import ClientChild, ClientIndex, IndexRebuild
-from zones.node.appkeys import ROUTING_CACHE, SESSIONS
+from zones.node.appkeys import SESSIONS
 from zones.node.database import utcnow
-from zones.router.instance_models import InstanceMapping
-from zones.router.models import ChildZone
-from zones.router.reindex import mappings_now, replace_mappings
+from zones.router.children.models import ChildZone
+from zones.router.index.models import ClientChild, ClientIndex, IndexRebuild
+from zones.router.instances.appkeys import ROUTING_CACHE
+from zones.router.instances.models import InstanceMapping
+from zones.router.instances.reindex import mappings_now, replace_mappings
 
 
 async def wipe_index(tree: Tree, zone: str) -> None:

@@ -9,8 +9,8 @@ import aiohttp
 
 from tests.conftest import ZoneStarter
 from tests.harness import Api, RunningZone
-from zones.node.appkeys import POLLER
-from zones.router.polled import PollOutcome
+from zones.router.following.appkeys import POLLER
+from zones.router.following.rounds import PollOutcome
 
 SERVICE_USER = {"name": "svc-parent", "password": "svc-pw", "client": "ops", "roles": ["service"]}
 QUIET_POLLING = {"interval": 3600.0, "timeout": 1.0, "failures_before_offline": 2}

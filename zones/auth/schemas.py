@@ -1,4 +1,4 @@
-"""Request and answer models of the auth endpoints: tokens, users and keys."""
+"""Request and answer models of the auth endpoints: users and keys."""
 
 from __future__ import annotations
 
@@ -7,56 +7,10 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from zones.node.fields import AccountName, Password, PlainText255
-from zones.node.schemas import RequestModel, ResponseModel
+from zones.node.fields import AccountName, Password
+from zones.node.http.schemas import RequestModel, ResponseModel
 
 RoleName = Literal["admin", "member", "service", "host"]
-
-
-class TokenRequest(RequestModel):
-    username: PlainText255
-    password: Password
-
-
-class TokenUser(ResponseModel):
-    name: str
-    client: str
-    roles: list[str]
-
-
-class Endpoint(ResponseModel):
-    name: str
-    url: str
-
-
-class LookupAnswer(ResponseModel):
-    """The lowest zone that manages a client, and the way to it from the zone asked."""
-
-    client: str
-    zone: Endpoint
-    path: list[str]
-
-
-class LookupChange(ResponseModel):
-    """One client's answer at the zone asked, after its index changed (`zone` null: none)."""
-
-    client: str
-    revision: int
-    zone: Endpoint | None
-    path: list[str]
-    changed_at: datetime
-
-
-class LookupChanges(ResponseModel):
-    changes: list[LookupChange]
-    as_of: datetime = Field(description="this zone's clock when it answered")
-
-
-class TokenAnswer(ResponseModel):
-    token: str
-    expires_at: datetime
-    user: TokenUser
-    endpoint: Endpoint
 
 
 class UserCreate(RequestModel):

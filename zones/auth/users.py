@@ -9,9 +9,9 @@ from sqlalchemy.exc import IntegrityError
 
 from zones.auth.models import User
 from zones.auth.passwords import hash_password, verify_password
-from zones.auth.roles import Role
 from zones.errors import ConfigError, Conflict, NotFound, Unauthorized
 from zones.node.database import AsyncSession, utcnow
+from zones.node.http.callers import Role
 from zones.node.identity import serialize_on_zone
 
 ADMIN_USERNAME = "admin"

@@ -1,1 +1,20 @@
-"""The zone node: the aiohttp app, its configuration, its database and `zones serve`."""
+"""The zone node: the plumbing every feature stands on, and at the top what assembles them.
+
+At the bottom of the package's layers (pyproject.toml, `[tool.importlinter]`),
+importing nothing from the features:
+
+- `config`: the one typed settings object, read from `node.toml`;
+- `database`, `identity`, `migrations/`: the engine, sessions and schema, and
+  the zone's own uuid;
+- `fields`: the validated field types shared by settings and request models;
+- `appkeys`: the keys of the node's own resources on the app;
+- `http/`: the HTTP plumbing: declared endpoints, callers and roles, bodies,
+  problem+json, request ids, the OpenAPI document.
+
+At the top, importing every feature:
+
+- `app`: `create_app(settings)`, the one place a zone is built;
+- `tables`: every table, for Alembic and the schema test;
+- `launch/`: topologies, `zones up`/`status`/`down`, the deployment, the host agent;
+- `cli`: the `zones` command.
+"""

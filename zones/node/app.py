@@ -16,48 +16,40 @@ import aiohttp
 from aiohttp import web
 
 from zones.auth import handlers as auth_handlers
+from zones.auth.appkeys import SECRET_BOX, SIGNING_KEY, TOKEN_ISSUER, TOKEN_VERIFIER
 from zones.auth.jwks import JwksCache
 from zones.auth.keys import load_secret_box, load_signing_key
 from zones.auth.tokens import TokenIssuer, TokenVerifier
 from zones.auth.users import ensure_admin
-from zones.capabilities import handlers as host_handlers
-from zones.node import handlers as node_handlers
-from zones.node.appkeys import (
-    CHILD_CLIENT,
-    CHILD_TOKENS,
-    FORWARDER,
-    HTTP_SESSION,
-    OPENAPI,
-    POLLER,
-    ROUTING_CACHE,
-    SECRET_BOX,
-    SESSIONS,
-    SETTINGS,
-    SIGNING_KEY,
-    TOKEN_ISSUER,
-    TOKEN_VERIFIER,
-    ZONE_UUID,
-)
+from zones.capabilities.hosts import handlers as host_handlers
+from zones.node.appkeys import HTTP_SESSION, OPENAPI, SESSIONS, SETTINGS, ZONE_UUID
 from zones.node.config import Settings
 from zones.node.database import create_engine, create_sessions, migrate
-from zones.node.endpoints import EndpointTable
+from zones.node.http import handlers as node_handlers
+from zones.node.http.callers import AUTHENTICATOR
+from zones.node.http.endpoints import EndpointTable
+from zones.node.http.openapi import build_openapi
+from zones.node.http.problems import problem_middleware
+from zones.node.http.request_ids import request_id_middleware
 from zones.node.identity import ensure_zone_uuid
-from zones.node.openapi import build_openapi
-from zones.node.problems import problem_middleware
-from zones.node.request_ids import request_id_middleware
-from zones.router import handlers as router_handlers
-from zones.router import instance_handlers
-from zones.router.child_tokens import ChildTokens
-from zones.router.client import ChildClient
-from zones.router.forwarding import Forwarder
-from zones.router.poller import ChildPoller
-from zones.router.routing_cache import RoutingCache
+from zones.router.children.appkeys import CHILD_CLIENT, CHILD_TOKENS, FORWARDER
+from zones.router.children.forwarding import Forwarder
+from zones.router.children.http import ChildClient
+from zones.router.children.tokens import ChildTokens
+from zones.router.following import handlers as zone_handlers
+from zones.router.following.appkeys import POLLER
+from zones.router.following.poller import ChildPoller
+from zones.router.instances import handlers as instance_handlers
+from zones.router.instances.appkeys import ROUTING_CACHE
+from zones.router.instances.cache import RoutingCache
+from zones.router.lookup import handlers as lookup_handlers
 
 ENDPOINT_TABLES: tuple[EndpointTable, ...] = (
     node_handlers.endpoints,
+    lookup_handlers.endpoints,
     auth_handlers.endpoints,
     host_handlers.endpoints,
-    router_handlers.endpoints,
+    zone_handlers.endpoints,
     instance_handlers.endpoints,
 )
 
@@ -116,6 +108,7 @@ async def http_client_context(app: web.Application) -> AsyncIterator[None]:
         app[TOKEN_VERIFIER] = TokenVerifier(
             settings.url, app[SIGNING_KEY], settings.trusted_issuers, jwks
         )
+        app[AUTHENTICATOR] = app[TOKEN_VERIFIER]
         app[TOKEN_ISSUER] = TokenIssuer(app[SIGNING_KEY], settings.url, settings.auth.token_ttl)
         app[CHILD_CLIENT] = ChildClient(session, timeout=settings.router.child_timeout)
         app[CHILD_TOKENS] = ChildTokens(app[CHILD_CLIENT], app[SECRET_BOX])

@@ -14,11 +14,11 @@ from pathlib import Path
 from aiohttp import web
 
 from zones.errors import ConfigError
-from zones.node import launcher
 from zones.node.app import create_app
 from zones.node.config import Settings, load_settings
-from zones.node.host_agent import run_agent
-from zones.router.reindex import reindex
+from zones.node.launch import launcher
+from zones.node.launch.host_agent import run_agent
+from zones.router.instances.reindex import reindex
 
 log = logging.getLogger("zones.node")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-import zones.node.models  # noqa: F401 - registers every table on Base.metadata
+import zones.node.tables  # noqa: F401 - registers every table on Base.metadata
 from zones.node.database import Base
 
 connection = context.config.attributes["connection"]

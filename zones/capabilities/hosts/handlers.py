@@ -1,0 +1,54 @@
+"""The `/hosts` endpoints: heartbeats from hosts, and the live hosts for admins."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from zones.capabilities.hosts import registry
+from zones.capabilities.hosts.schemas import (
+    HOST_NAME_PATTERN,
+    HeartbeatEnvelope,
+    Host,
+    HostEnvelope,
+    Hosts,
+)
+from zones.node.appkeys import SESSIONS
+from zones.node.http.callers import Role
+from zones.node.http.endpoints import Call, EndpointTable, json_response
+
+endpoints = EndpointTable("hosts")
+
+
+@endpoints.route(
+    "PUT",
+    "/hosts/{name}",
+    summary="Heartbeat: a host reports its capabilities and inventory, live for ttl seconds",
+    roles=[Role.ADMIN, Role.HOST],
+    body=HeartbeatEnvelope,
+    response=HostEnvelope,
+)
+async def heartbeat(call: Call[HeartbeatEnvelope]) -> web.StreamResponse:
+    name = call.path_name("name", HOST_NAME_PATTERN)
+    beat = call.body.host
+    async with call.app[SESSIONS].begin() as session:
+        live = await registry.record_heartbeat(
+            session, name, beat.capabilities, beat.inventory, beat.ttl, call.caller
+        )
+    return json_response(HostEnvelope(host=Host(**registry.host_record(live))))
+
+
+@endpoints.route(
+    "GET", "/hosts", summary="The live hosts of this zone", roles=[Role.ADMIN], response=Hosts
+)
+async def list_hosts(call: Call[None]) -> web.StreamResponse:
+    async with call.app[SESSIONS].begin() as session:
+        live = await registry.live_hosts(session)
+    return json_response(Hosts(hosts=[Host(**registry.host_record(host)) for host in live]))
+
+
+@endpoints.route("DELETE", "/hosts/{name}", summary="Forget a host", roles=[Role.ADMIN], status=204)
+async def delete_host(call: Call[None]) -> web.StreamResponse:
+    name = call.path_name("name", HOST_NAME_PATTERN)
+    async with call.app[SESSIONS].begin() as session:
+        await registry.remove_host(session, name)
+    return web.Response(status=204)

@@ -1,0 +1,21 @@
+"""The node's own endpoints: health and the OpenAPI description of every endpoint."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from zones.node.appkeys import OPENAPI
+from zones.node.http.endpoints import Call, EndpointTable, json_response
+from zones.node.http.schemas import Health
+
+endpoints = EndpointTable("node")
+
+
+@endpoints.route("GET", "/healthz", summary="Is this zone up", response=Health)
+async def healthz(call: Call[None]) -> web.StreamResponse:
+    return json_response(Health(status="ok"))
+
+
+@endpoints.route("GET", "/openapi.json", summary="The OpenAPI 3.1 description of this API")
+async def openapi(call: Call[None]) -> web.StreamResponse:
+    return web.json_response(call.app[OPENAPI])

@@ -1,0 +1,394 @@
+"""`zones up`, `zones status`, `zones down`: a whole local deployment from one topology file.
+
+The state dir holds everything a deployment has, so a second `zones up` on it
+brings back the same zones with their data:
+
+    <state-dir>/topology.json     urls, admin credentials and pids (contract section 1)
+    <state-dir>/secrets.json      the passwords `zones up` made (mode 0600)
+    <state-dir>/<zone>/node.toml  each zone's config; its database, keys and zone.log beside it
+    <state-dir>/hosts.json        the simulated hosts, for `zones host-agent`
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets as random_secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from zones.node.launch import deploy
+from zones.node.launch.topology import Topology, TopologyError, ZoneSpec, load_topology
+
+START_TIMEOUT = 60.0
+CONVERGE_TIMEOUT = 120.0
+STOP_TIMEOUT = 10.0
+HOST_TTL = 15.0
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+# ---------------------------------------------------------------- files of the state dir
+
+
+def load_secrets(state_dir: Path, topology: Topology) -> dict[str, Any]:
+    """The passwords of this deployment: kept from an earlier `zones up`, made where missing."""
+    path = state_dir / "secrets.json"
+    kept: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    service: dict[str, str] = dict(kept.get("service", {}))
+    for parent, child in topology.edges():
+        service.setdefault(f"{parent}>{child}", random_secrets.token_urlsafe(16))
+    made = {
+        "admin_password": topology.admin_password
+        or kept.get("admin_password")
+        or random_secrets.token_urlsafe(16),
+        "host_agent": kept.get("host_agent") or random_secrets.token_urlsafe(16),
+        "service": service,
+    }
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(made, indent=2))
+    path.chmod(0o600)
+    return made
+
+
+def write_node_config(state_dir: Path, topology: Topology, zone: ZoneSpec, password: str) -> Path:
+    directory = state_dir / zone.name
+    directory.mkdir(parents=True, exist_ok=True)
+    trusted = [topology.zones[root].url for root in topology.roots_above(zone.name)]
+    interval = topology.poll_interval
+    lines = [
+        "[zone]",
+        f"name = {json.dumps(zone.name)}",
+        f'listen = "{zone.host}:{zone.port}"',
+        f"url = {json.dumps(zone.url)}",
+        "capabilities = { "
+        + ", ".join(f"{key} = {json.dumps(value)}" for key, value in zone.capabilities.items())
+        + " }",
+        "",
+        "[auth]",
+        f"admin_password = {json.dumps(password)}",
+        f"trusted_issuers = {json.dumps(trusted)}",
+        "",
+        "[poll]",
+        f"interval = {interval}",
+        f"timeout = {min(2.0, max(0.5, interval))}",
+        "failures_before_offline = 3",
+    ]
+    path = directory / "node.toml"
+    path.write_text("\n".join(lines) + "\n")
+    path.chmod(0o600)
+    return path
+
+
+def write_agent_spec(state_dir: Path, topology: Topology, password: str) -> Path:
+    zones = [
+        {
+            "url": zone.url,
+            "username": deploy.HOST_AGENT_USER,
+            "password": password,
+            "hosts": [
+                {"name": host.name, "capabilities": host.capabilities, "inventory": host.inventory}
+                for host in zone.hosts
+            ],
+        }
+        for zone in topology.zones.values()
+        if zone.hosts
+    ]
+    path = state_dir / "hosts.json"
+    path.write_text(json.dumps({"ttl": HOST_TTL, "zones": zones}, indent=2))
+    path.chmod(0o600)
+    return path
+
+
+def write_topology_json(
+    state_dir: Path, topology: Topology, password: str, pids: dict[str, int], agent: int | None
+) -> None:
+    roots = set(topology.roots)
+    document = {
+        "zones": {
+            name: {
+                "url": zone.url,
+                "admin_username": deploy.ADMIN,
+                "admin_password": password,
+                "pid": pids.get(name),
+                "roots": name in roots,
+                "children": list(zone.children),
+            }
+            for name, zone in topology.zones.items()
+        },
+        "host_agent_pid": agent,
+    }
+    (state_dir / "topology.json").write_text(json.dumps(document, indent=2))
+
+
+def read_topology_json(state_dir: Path) -> dict[str, Any]:
+    path = state_dir / "topology.json"
+    if not path.exists():
+        raise TopologyError(f"{state_dir}: no deployment here (no topology.json)")
+    document: dict[str, Any] = json.loads(path.read_text())
+    return document
+
+
+# ---------------------------------------------------------------- processes
+
+
+def alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return not _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
+    except OSError:
+        return False
+
+
+def recorded_pids(document: dict[str, Any]) -> list[int]:
+    pids = [zone.get("pid") for zone in document["zones"].values()]
+    pids.append(document.get("host_agent_pid"))
+    return [pid for pid in pids if isinstance(pid, int)]
+
+
+def stop_processes(pids: list[int]) -> int:
+    """SIGTERM, then SIGKILL what is left after STOP_TIMEOUT; returns how many were running."""
+    running = [pid for pid in pids if alive(pid)]
+    for pid in running:
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT
+    while any(alive(pid) for pid in running) and time.monotonic() < deadline:
+        _reap()
+        time.sleep(0.05)
+    for pid in running:
+        if alive(pid):
+            os.kill(pid, signal.SIGKILL)
+    while any(alive(pid) for pid in running):
+        _reap()
+        time.sleep(0.05)
+    return len(running)
+
+
+def _reap() -> None:
+    """Collect our own exited children so they do not linger as zombies."""
+    try:
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
+    except ChildProcessError:
+        pass
+
+
+def check_ports_free(topology: Topology) -> None:
+    for zone in topology.zones.values():
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((zone.host, zone.port))
+            except OSError as exc:
+                raise TopologyError(
+                    f"zone {zone.name!r}: port {zone.port} on {zone.host} is taken ({exc.strerror})"
+                ) from exc
+
+
+def spawn(arguments: list[str], log_path: Path) -> subprocess.Popen[bytes]:
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "zones", *arguments],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C reaches `zones up`, which stops them in order
+        )
+
+
+def log_tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+async def wait_until_serving(
+    topology: Topology, processes: dict[str, subprocess.Popen[bytes]], state_dir: Path
+) -> None:
+    pending = set(processes)
+    deadline = time.monotonic() + START_TIMEOUT
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=1)) as http:
+        while pending:
+            for name in sorted(pending):
+                if processes[name].poll() is not None:
+                    tail = log_tail(state_dir / name / "zone.log")
+                    raise deploy.DeployError(f"zone {name!r} did not start:\n{tail}")
+                try:
+                    async with http.get(f"{topology.zones[name].url}/healthz") as answer:
+                        if answer.status == 200:
+                            pending.discard(name)
+                            say(f"  up: {name} at {topology.zones[name].url}")
+                except (aiohttp.ClientError, TimeoutError):
+                    pass
+            if time.monotonic() > deadline:
+                raise deploy.DeployError(
+                    f"zones not serving after {START_TIMEOUT:.0f} s: {sorted(pending)}"
+                )
+            await asyncio.sleep(0.1)
+
+
+# ---------------------------------------------------------------- commands
+
+
+def up(topology_path: Path, state_dir: Path, detach: bool) -> int:
+    try:
+        topology = load_topology(topology_path)
+        if any(alive(pid) for pid in _recorded_if_any(state_dir)):
+            raise TopologyError(f"{state_dir}: a deployment is running here; `zones down` first")
+        check_ports_free(topology)
+    except TopologyError as exc:
+        print(f"zones: {exc}", file=sys.stderr)
+        return 2
+    started = time.monotonic()
+    secrets = load_secrets(state_dir, topology)
+    password = secrets["admin_password"]
+    say(f"starting {len(topology.zones)} zones from {topology_path} in {state_dir}")
+    processes: dict[str, subprocess.Popen[bytes]] = {}
+    agent: subprocess.Popen[bytes] | None = None
+    try:
+        for zone in topology.zones.values():
+            config = write_node_config(state_dir, topology, zone, password)
+            processes[zone.name] = spawn(
+                ["serve", "--config", str(config)], state_dir / zone.name / "zone.log"
+            )
+        pids = {name: process.pid for name, process in processes.items()}
+        write_topology_json(state_dir, topology, password, pids, None)
+        asyncio.run(wait_until_serving(topology, processes, state_dir))
+        asyncio.run(_deploy(topology, secrets, password, accounts_only=True))
+        spec = write_agent_spec(state_dir, topology, secrets["host_agent"])
+        if any(zone.hosts for zone in topology.zones.values()):
+            agent = spawn(["host-agent", "--spec", str(spec)], state_dir / "host-agent.log")
+        write_topology_json(state_dir, topology, password, pids, agent.pid if agent else None)
+        rows = asyncio.run(_deploy(topology, secrets, password, accounts_only=False))
+    except (deploy.DeployError, OSError) as exc:
+        print(f"zones: {exc}", file=sys.stderr)
+        stopped = [process.pid for process in processes.values()] + ([agent.pid] if agent else [])
+        stop_processes(stopped)
+        print("zones: stopped every zone this run started", file=sys.stderr)
+        return 1
+    print_table(rows)
+    say(f"converged in {time.monotonic() - started:.1f} s; state in {state_dir}/topology.json")
+    if detach:
+        return 0
+    return _stay_in_foreground(state_dir)
+
+
+def _recorded_if_any(state_dir: Path) -> list[int]:
+    try:
+        return recorded_pids(read_topology_json(state_dir))
+    except TopologyError:
+        return []
+
+
+async def _deploy(
+    topology: Topology, secrets: dict[str, Any], password: str, accounts_only: bool
+) -> list[dict[str, Any]]:
+    urls = {name: zone.url for name, zone in topology.zones.items()}
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
+        admins = await deploy.Admins.log_in(http, urls, password)
+        if accounts_only:
+            await deploy.create_accounts(admins, topology, secrets)
+            return []
+        await deploy.register_children(admins, topology, secrets)
+        await deploy.converge(admins, topology, CONVERGE_TIMEOUT, say)
+        return await deploy.zone_rows(admins, topology)
+
+
+def _stay_in_foreground(state_dir: Path) -> int:
+    stop = {"now": False}
+
+    def request_stop(signum: int, frame: object) -> None:
+        stop["now"] = True
+
+    # Handlers first: a Ctrl-C right after the message must stop the zones, not kill this
+    # process and leave them running (seen under load, with the tests in parallel).
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    say("running; Ctrl-C stops every zone")
+    while not stop["now"]:
+        time.sleep(0.2)
+    return down(state_dir)
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    columns = ("name", "url", "state", "children", "hosts")
+    widths = {key: max(len(key), *(len(str(row[key])) for row in rows)) for key in columns}
+    say("  ".join(key.upper().ljust(widths[key]) for key in columns))
+    for row in rows:
+        say("  ".join(str(row[key]).ljust(widths[key]) for key in columns))
+
+
+def status(state_dir: Path) -> int:
+    try:
+        document = read_topology_json(state_dir)
+    except TopologyError as exc:
+        print(f"zones: {exc}", file=sys.stderr)
+        return 2
+    rows = asyncio.run(_status_rows(document))
+    print_table(rows)
+    return 0 if all(row["state"] == "serving" for row in rows) else 1
+
+
+async def _status_rows(document: dict[str, Any]) -> list[dict[str, Any]]:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
+
+        async def row(name: str, zone: dict[str, Any]) -> dict[str, Any]:
+            state, hosts = ("stopped" if not alive(zone.get("pid")) else "not answering"), "-"
+            try:
+                body = {"username": zone["admin_username"], "password": zone["admin_password"]}
+                async with http.post(f"{zone['url']}/auth/tokens", json=body) as answer:
+                    token = (await answer.json())["token"]
+                headers = {"Authorization": f"Bearer {token}"}
+                async with http.get(f"{zone['url']}/zones/info", headers=headers) as answer:
+                    info = (await answer.json())["zone"]
+                state, hosts = "serving", info["hosts"]
+            except (aiohttp.ClientError, TimeoutError, KeyError, ValueError):
+                pass
+            children = ", ".join(zone.get("children", [])) or "-"
+            return {
+                "name": name,
+                "url": zone["url"],
+                "state": state,
+                "children": children,
+                "hosts": hosts,
+            }
+
+        zones = document["zones"]
+        return list(await asyncio.gather(*(row(name, zone) for name, zone in zones.items())))
+
+
+def down(state_dir: Path) -> int:
+    try:
+        document = read_topology_json(state_dir)
+    except TopologyError as exc:
+        print(f"zones: {exc}", file=sys.stderr)
+        return 2
+    stopped = stop_processes(recorded_pids(document))
+    for zone in document["zones"].values():
+        zone["pid"] = None  # a pid number may be reused by some other process later
+    document["host_agent_pid"] = None
+    (state_dir / "topology.json").write_text(json.dumps(document, indent=2))
+    say(f"stopped {stopped} processes of {state_dir}")
+    return 0

@@ -1,0 +1,190 @@
+"""Forwarding a caller's request to a child, and the headers that travel with it.
+
+    Authorization: Bearer <caller token>    the child authorizes on the caller
+    X-Zones-Service-Token: <parent token>   this zone's own service account at the child
+    X-Zones-Path: uuid,uuid,...             every zone the request has visited
+    X-Zones-Placement: forwarded            on creates: "nothing fits" is an answer, not a fault
+    X-Zones-Settled: region,tier            requirement keys a zone above met with its own
+                                            static capabilities: met for all below it too
+    X-Zones-Target: eu-dc1                  place only inside the zone of that name (moves)
+    X-Zones-Moving: acme,<created_at>       a create that is the new copy of a moving
+                                            instance: it keeps its client and created_at
+    X-Zones-Client: acme                    on deletes: whose instance the parent's mapping
+                                            says it is, so a 404 still carries the child's
+                                            client index answer for that client
+    X-Request-Id                            the same id all the way down
+
+A zone that finds itself in X-Zones-Path, or a path already MAX_HOPS long,
+answers 508: a misconfigured deployment cannot make a request loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from aiohttp import web
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
+from tenacity.wait import wait_random_exponential
+
+from zones.auth.tokens import TokenVerifier, token_from_headers
+from zones.capabilities.values import KEY_PATTERN
+from zones.errors import ChildAnswerLost, ChildUnreachable, LoopDetected, Unauthorized
+from zones.router.children.http import ChildClient
+from zones.router.children.models import ChildZone
+from zones.router.children.tokens import ChildCredentials, ChildTokens
+
+SERVICE_TOKEN_HEADER = "X-Zones-Service-Token"
+PATH_HEADER = "X-Zones-Path"
+PLACEMENT_HEADER = "X-Zones-Placement"
+SETTLED_HEADER = "X-Zones-Settled"
+TARGET_HEADER = "X-Zones-Target"
+MOVING_HEADER = "X-Zones-Moving"
+CLIENT_HEADER = "X-Zones-Client"
+MAX_HOPS = 16
+FROM_PARENT_KEY = web.RequestKey("from_parent", bool)
+CONNECT_ATTEMPTS = 3
+
+
+def visited_path(request: web.Request, own_uuid: str) -> list[str]:
+    """The zones this request has visited, this one added; 508 when it comes back here."""
+    raw = request.headers.get(PATH_HEADER, "")
+    visited = [part for part in raw.split(",") if part][: MAX_HOPS + 1]
+    if own_uuid in visited:
+        raise LoopDetected("this request has already visited this zone: the zones form a loop")
+    if len(visited) >= MAX_HOPS:
+        raise LoopDetected(f"this request has crossed {MAX_HOPS} zones; refusing to go deeper")
+    return [*visited, own_uuid]
+
+
+def from_a_parent(request: web.Request) -> bool:
+    """Whether a verified service token came with the request (see check_service_token)."""
+    return bool(request.get(FROM_PARENT_KEY))
+
+
+def is_forwarded_create(request: web.Request) -> bool:
+    """Only a parent may ask for "nothing fits" as an answer instead of a kept fault."""
+    return from_a_parent(request) and request.headers.get(PLACEMENT_HEADER) == "forwarded"
+
+
+def parent_header(request: web.Request, name: str) -> str | None:
+    """A routing header, honoured only from a parent (a verified service token)."""
+    return request.headers.get(name) if from_a_parent(request) else None
+
+
+def settled_keys(request: web.Request) -> frozenset[str]:
+    """Requirement keys the zones above already met (from a parent only; else none)."""
+    if not from_a_parent(request):
+        return frozenset()
+    raw = request.headers.get(SETTLED_HEADER, "")
+    return frozenset(key for key in raw.split(",") if KEY_PATTERN.fullmatch(key))
+
+
+async def check_service_token(request: web.Request, verifier: TokenVerifier) -> None:
+    """A parent's service token, when sent, must be good and must be a service's."""
+    token = request.headers.get(SERVICE_TOKEN_HEADER)
+    if token is None:
+        return
+    try:
+        identity = await verifier.verify(token)
+    except Unauthorized as exc:
+        raise Unauthorized(f"{SERVICE_TOKEN_HEADER}: {exc.detail}") from exc
+    if identity.roles.isdisjoint({"service", "admin"}):
+        raise Unauthorized(f"{SERVICE_TOKEN_HEADER}: not a service account's token")
+    request[FROM_PARENT_KEY] = True
+
+
+def caller_token(request: web.Request) -> str:
+    token = token_from_headers(request.headers)
+    if token is None:
+        raise Unauthorized("credentials required: send Authorization: Bearer <token>")
+    return token
+
+
+@dataclass(frozen=True)
+class ChildAnswer:
+    status: int
+    body: Any
+    lookup: str | None = None  # the child's client index news, raw (see zones.router.index.answers)
+    # An earlier try lost its connection after sending: this answer may be to a repeat
+    # (a DELETE's 404 may mean the first try deleted it).
+    after_lost: bool = False
+
+
+class Forwarder:
+    """Sends callers' requests to children with the headers above, retrying lost connections.
+
+    Retrying is safe only because every forwarded create carries its instance id.
+    """
+
+    def __init__(self, client: ChildClient, tokens: ChildTokens) -> None:
+        self._client = client
+        self._tokens = tokens
+
+    async def send(
+        self,
+        child: ChildZone,
+        method: str,
+        path: str,
+        *,
+        request: web.Request,
+        request_id: str,
+        visited: list[str],
+        payload: dict[str, Any] | None = None,
+        placement: bool = False,
+        settled: frozenset[str] = frozenset(),
+        extra: dict[str, str] | None = None,
+    ) -> ChildAnswer:
+        credentials = ChildCredentials(
+            child.id, child.api_url, child.username, child.password_encrypted
+        )
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type((ChildUnreachable, ChildAnswerLost)),
+            stop=stop_after_attempt(CONNECT_ATTEMPTS),
+            wait=wait_random_exponential(multiplier=0.05, max=0.5),
+            reraise=True,
+        )
+        caller = caller_token(request)
+        lost: list[ChildAnswerLost] = []
+
+        async def once() -> ChildAnswer:
+            service = await self._tokens.token_for(credentials, request_id)
+            headers = {
+                **(extra or {}),
+                SERVICE_TOKEN_HEADER: service,
+                PATH_HEADER: ",".join(visited),
+            }
+            if placement:
+                headers[PLACEMENT_HEADER] = "forwarded"
+            if settled:
+                headers[SETTLED_HEADER] = ",".join(sorted(settled))
+            try:
+                status, body, lookup = await self._client.forward(
+                    child.api_url,
+                    method,
+                    path,
+                    caller_token=caller,
+                    headers=headers,
+                    request_id=request_id,
+                    payload=payload,
+                )
+            except ChildAnswerLost as exc:
+                lost.append(exc)
+                raise
+            if status == 401 and _service_token_refused(body):
+                self._tokens.forget(child.id)
+            return ChildAnswer(status, body, lookup)
+
+        try:
+            answer: ChildAnswer = await retrying(once)
+        except ChildUnreachable as exc:
+            if lost:  # an earlier try may have reached the child: that is what counts
+                raise lost[-1] from exc
+            raise
+        if answer.status == 401 and _service_token_refused(answer.body):
+            answer = await once()  # with a fresh service token
+        return replace(answer, after_lost=bool(lost))
+
+
+def _service_token_refused(body: Any) -> bool:
+    return isinstance(body, dict) and SERVICE_TOKEN_HEADER in str(body.get("detail", ""))

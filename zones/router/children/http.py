@@ -1,0 +1,220 @@
+"""The child client: every call this zone makes to a child goes through here.
+
+    global ──► na ──► na-dc1 ──► na-dc1-h1
+      │         └───► na-dc2
+      └──────► eu ──► eu-dc1
+
+A parent reaches each child only through the child's public HTTP API, with
+one pooled `aiohttp.ClientSession` per node. This module is the one boundary
+where aiohttp's errors and timeouts become ours: `ChildUnreachable` (no
+connection: nothing was sent), `ChildAnswerLost` (the connection broke after
+the request may have reached the child), `ChildTimeout` (no answer in time)
+and `ChildRefused` (the child answered with an error, whose status it
+carries). Nothing else in the node catches aiohttp exceptions.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+from pydantic import ValidationError
+
+from zones.capabilities.aggregate import aggregate_from_json, free_from_json
+from zones.errors import (
+    ChildAnswerLost,
+    ChildError,
+    ChildRefused,
+    ChildTimeout,
+    ChildUnreachable,
+)
+from zones.node.http.request_ids import REQUEST_ID_HEADER
+from zones.router.children.schemas import ZoneInfo
+
+MAX_ANSWER_BYTES = 8 * 1024 * 1024
+LOOKUP_HEADER = "X-Zones-Lookup"  # a child's client index news (zones.router.index.answers)
+
+
+@dataclass(frozen=True)
+class ChildToken:
+    """A token a child issued to this zone, and when it stops working."""
+
+    token: str
+    expires_at: datetime
+
+
+class ChildClient:
+    """Speaks to children over their public API, with a time limit on every call."""
+
+    def __init__(self, session: aiohttp.ClientSession, timeout: float) -> None:
+        self._session = session
+        self._timeout = timeout
+
+    async def login(
+        self,
+        api_url: str,
+        username: str,
+        password: str,
+        *,
+        request_id: str,
+        timeout: float | None = None,
+    ) -> ChildToken:
+        """Log in to a child with the credentials given at zone-add."""
+        answer = await self._call(
+            "POST",
+            f"{api_url}/auth/tokens",
+            payload={"username": username, "password": password},
+            request_id=request_id,
+            timeout=timeout,
+        )
+        body = _json_object(answer, f"POST {api_url}/auth/tokens")
+        try:
+            expires_at = datetime.fromisoformat(str(body.get("expires_at")))
+        except ValueError as exc:
+            raise ChildError(f"child at {api_url} answered a login without expires_at") from exc
+        token = body.get("token")
+        if not isinstance(token, str) or expires_at.tzinfo is None:
+            raise ChildError(f"child at {api_url} answered a login in another shape")
+        return ChildToken(token=token, expires_at=expires_at)
+
+    async def fetch_info(
+        self,
+        api_url: str,
+        token: str,
+        *,
+        request_id: str,
+        etag: str | None = None,
+        timeout: float | None = None,
+    ) -> ZoneInfo | None:
+        """Read the child's `GET /zones/info`; None when it answers 304 to `etag`."""
+        headers = {"If-None-Match": etag} if etag else {}
+        answer = await self._call(
+            "GET",
+            f"{api_url}/zones/info",
+            token=token,
+            headers=headers,
+            request_id=request_id,
+            timeout=timeout,
+        )
+        if answer.status == 304:
+            return None
+        body = _json_object(answer, f"GET {api_url}/zones/info")
+        try:
+            info = ZoneInfo.model_validate(body.get("zone"))
+            aggregate_from_json(info.capabilities)
+            free_from_json(info.free)
+        except (ValidationError, ValueError) as exc:
+            raise ChildError(f"child at {api_url} answered /zones/info in another shape") from exc
+        return info
+
+    async def forward(
+        self,
+        api_url: str,
+        method: str,
+        path: str,
+        *,
+        caller_token: str,
+        headers: dict[str, str],
+        request_id: str,
+        payload: dict[str, Any] | None = None,
+    ) -> tuple[int, Any, str | None]:
+        """Pass a caller's request to a child: its status, decoded body (errors included),
+        and the client index news it sent (LOOKUP_HEADER), if any."""
+        answer = await self._call(
+            method,
+            f"{api_url}{path}",
+            token=caller_token,
+            payload=payload,
+            headers=headers,
+            request_id=request_id,
+            refuse_errors=False,
+        )
+        if not answer.text:
+            return answer.status, None, answer.lookup
+        try:
+            return answer.status, json.loads(answer.text), answer.lookup
+        except (ValueError, RecursionError) as exc:
+            raise ChildError(
+                f"{method} {api_url}{path} answered something that is not JSON"
+            ) from exc
+
+    async def _call(
+        self,
+        method: str,
+        url: str,
+        *,
+        token: str | None = None,
+        payload: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        request_id: str,
+        timeout: float | None = None,
+        refuse_errors: bool = True,
+    ) -> _Answer:
+        sent = {**(headers or {}), REQUEST_ID_HEADER: request_id}
+        if token:
+            sent["Authorization"] = f"Bearer {token}"
+        limit = aiohttp.ClientTimeout(total=timeout or self._timeout)
+        try:
+            async with self._session.request(
+                method, url, json=payload, headers=sent, timeout=limit
+            ) as response:
+                raw = await _read_capped(response, f"{method} {url}")
+                status = response.status
+                lookup = response.headers.get(LOOKUP_HEADER)
+        except TimeoutError as exc:
+            raise ChildTimeout(f"{method} {url} did not answer in time") from exc
+        except aiohttp.ClientConnectorError as exc:
+            raise ChildUnreachable(f"{method} {url} could not be reached: {exc}") from exc
+        except aiohttp.ClientError as exc:
+            # Connected, maybe sent, then lost: the child may have acted on it.
+            raise ChildAnswerLost(f"{method} {url} lost its connection: {exc}") from exc
+        try:
+            answer = _Answer(status, raw.decode("utf-8"), lookup)
+        except UnicodeDecodeError as exc:
+            raise ChildError(f"{method} {url} answered text that is not UTF-8") from exc
+        if answer.status >= 400 and refuse_errors:
+            raise ChildRefused(
+                f"{method} {url} answered {answer.status}: {_problem_detail(answer.text)}",
+                child_status=answer.status,
+            )
+        return answer
+
+
+async def _read_capped(response: aiohttp.ClientResponse, what: str) -> bytes:
+    """The body, refusing to hold more than MAX_ANSWER_BYTES of whatever a child sends."""
+    chunks, size = [], 0
+    async for chunk in response.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > MAX_ANSWER_BYTES:
+            raise ChildError(f"{what} answered more than {MAX_ANSWER_BYTES} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@dataclass(frozen=True)
+class _Answer:
+    status: int
+    text: str
+    lookup: str | None = None
+
+
+def _json_object(answer: _Answer, what: str) -> dict[str, Any]:
+    try:
+        body = json.loads(answer.text)
+    except (ValueError, RecursionError) as exc:
+        raise ChildError(f"{what} answered something that is not usable JSON") from exc
+    if not isinstance(body, dict):
+        raise ChildError(f"{what} answered JSON that is not an object")
+    return body
+
+
+def _problem_detail(text: str) -> str:
+    """The `detail` of a child's problem+json, or the start of whatever it sent."""
+    try:
+        detail = json.loads(text).get("detail")
+    except (ValueError, AttributeError, RecursionError):
+        detail = None
+    return detail if isinstance(detail, str) else text[:200]

@@ -1,0 +1,208 @@
+"""What a poll round learnt, written to the parent's database: state, counters and typed rows."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, delete, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from zones.capabilities.aggregate import aggregate_from_json, free_from_json
+from zones.node.database import AsyncSession, utcnow
+from zones.router.children.models import ChildCapability, ChildFree, ChildZone
+from zones.router.children.schemas import ZoneInfo
+from zones.router.children.tokens import ChildCredentials
+from zones.router.index.answers import News
+from zones.router.index.updates import learn_child_answer
+
+log = logging.getLogger("zones.poller")
+
+
+@dataclass(frozen=True)
+class PollTarget:
+    """One child to poll: how to reach it, and the generation it last reported."""
+
+    credentials: ChildCredentials
+    etag: str | None
+    clients_reported_at: datetime | None = None  # the child's clients_changed_at, last polled
+    clients_known_at: datetime | None = None  # up to which its changes were fetched
+
+
+@dataclass(frozen=True)
+class PollOutcome:
+    """One child's poll: it answered (`info` None when unchanged) or failed with `error`."""
+
+    target: PollTarget
+    ok: bool
+    info: ZoneInfo | None
+    error: str | None
+    latency_ms: float
+    offline_at_once: bool = False
+    # Lookup answers of the clients whose index changed at the child since the last poll,
+    # fetched up to `clients_known_at`.
+    news: tuple[News, ...] = ()
+    clients_known_at: datetime | None = None
+
+    @property
+    def child_id(self) -> int:
+        return self.target.credentials.child_id
+
+    @classmethod
+    def answered(cls, target: PollTarget, info: ZoneInfo | None, started: float) -> PollOutcome:
+        return cls(target, True, info, None, _since(started))
+
+    @classmethod
+    def failed(cls, target: PollTarget, error: str, started: float) -> PollOutcome:
+        return cls(target, False, None, error, _since(started))
+
+    def refused(self, error: str, at_once: bool = True) -> PollOutcome:
+        """The same poll, judged a failure after all (its answer cannot be used)."""
+        return replace(self, ok=False, info=None, error=error, offline_at_once=at_once)
+
+
+def _since(started: float) -> float:
+    return round((time.monotonic() - started) * 1000, 3)
+
+
+async def record_round(
+    session: AsyncSession,
+    outcomes: Sequence[PollOutcome],
+    failures_before_offline: int,
+    own_uuid: str,
+) -> list[PollOutcome]:
+    """Write every outcome, each in its own savepoint; return them as recorded."""
+    ids = [outcome.child_id for outcome in outcomes]
+    children = {
+        child.id: child
+        for child in await session.scalars(select(ChildZone).where(ChildZone.id.in_(ids)))
+    }
+    recorded = []
+    for outcome in outcomes:
+        child = children.get(outcome.child_id)
+        if child is None or not _still_polled_as(child, outcome.target):
+            continue  # removed, disabled or moved while the poll was out: the answer is stale
+        recorded.append(
+            await _record_one(session, child, outcome, failures_before_offline, own_uuid)
+        )
+    return recorded
+
+
+def _still_polled_as(child: ChildZone, target: PollTarget) -> bool:
+    credentials = target.credentials
+    return child.enabled and (child.api_url, child.username, child.password_encrypted) == (
+        credentials.api_url,
+        credentials.username,
+        credentials.password_encrypted,
+    )
+
+
+async def _record_one(
+    session: AsyncSession,
+    child: ChildZone,
+    outcome: PollOutcome,
+    failures_before_offline: int,
+    own_uuid: str,
+) -> PollOutcome:
+    try:
+        async with session.begin_nested():
+            if outcome.info is not None:
+                problem = await _learn(session, child, outcome.info, own_uuid)
+                outcome = outcome.refused(problem) if problem else outcome
+            if outcome.ok and outcome.clients_known_at is not None:
+                for news in outcome.news:
+                    await learn_child_answer(session, news.client, child.id, news)
+                child.clients_known_at = outcome.clients_known_at
+            _apply(child, outcome, failures_before_offline)
+    except SQLAlchemyError as exc:
+        # What the child said cannot be stored (a value the database refuses): a failed poll.
+        log.warning("cannot store the answer of child %s: %s", child.id, exc)
+        await session.refresh(child)
+        outcome = outcome.refused("its answer could not be stored", at_once=False)
+        async with session.begin_nested():
+            _apply(child, outcome, failures_before_offline)
+    return outcome
+
+
+def _apply(child: ChildZone, outcome: PollOutcome, failures_before_offline: int) -> None:
+    """The state a poll leaves: one definition of online and offline."""
+    child.last_polled_at = utcnow()
+    child.poll_latency_ms = outcome.latency_ms
+    if outcome.ok:
+        child.failures, child.state, child.last_error = 0, "online", None
+        child.last_seen = child.last_polled_at
+        return
+    child.failures += 1
+    child.last_error = outcome.error
+    if child.failures >= failures_before_offline or outcome.offline_at_once:
+        child.state = "offline"
+
+
+async def _learn(
+    session: AsyncSession, child: ChildZone, info: ZoneInfo, own_uuid: str
+) -> str | None:
+    """Store a changed answer (identity, provisional name, info, typed rows), or say why not.
+
+    A child whose subtree holds this zone is refused: counting it would feed
+    this zone's own capacity back into itself.
+    """
+    if info.uuid == own_uuid or own_uuid in info.descendants:
+        return f"loop: this zone is inside the subtree of {info.name!r}; it is not counted"
+    if info.uuid != child.uuid:
+        if await _child_with(session, ChildZone.uuid == info.uuid, child.id) is not None:
+            return f"answers as zone {info.uuid}, which is registered here as another child"
+        child.uuid = info.uuid
+    if child.name_is_provisional and info.name != child.name:
+        if await _child_with(session, ChildZone.name == info.name, child.id) is None:
+            child.name, child.name_is_provisional = info.name, False
+    child.last_info = info.model_dump(mode="json")
+    await replace_capability_rows(session, child.id, info)
+    return None
+
+
+async def _child_with(
+    session: AsyncSession, condition: ColumnElement[bool], own_id: int
+) -> ChildZone | None:
+    return await session.scalar(select(ChildZone).where(condition, ChildZone.id != own_id))
+
+
+async def replace_capability_rows(
+    session: AsyncSession, child_id: int, info: ZoneInfo | None
+) -> None:
+    """Rewrite a child's typed capability and free rows from its latest answer (None: none)."""
+    await session.execute(delete(ChildCapability).where(ChildCapability.child_id == child_id))
+    await session.execute(delete(ChildFree).where(ChildFree.child_id == child_id))
+    if info is None:
+        return
+    for key, summary in aggregate_from_json(info.capabilities).items():
+        for value in summary.values:
+            session.add(
+                ChildCapability(
+                    child_id=child_id,
+                    key=key,
+                    value_type="bool" if isinstance(value, bool) else "string",
+                    string_value=_as_text(value),
+                )
+            )
+        if summary.low is not None:
+            session.add(
+                ChildCapability(
+                    child_id=child_id,
+                    key=key,
+                    value_type="float",
+                    float_min=summary.low,
+                    float_max=summary.high,
+                )
+            )
+    for resource, amount in free_from_json(info.free).items():
+        session.add(ChildFree(child_id=child_id, resource=resource, max=amount.max, sum=amount.sum))
+    await session.flush()
+
+
+def _as_text(value: str | bool) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value

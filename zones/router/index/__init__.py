@@ -1,0 +1,10 @@
+"""The client index: per client, whether this zone or which of its children hold its instances.
+
+Owns the index tables (`models`), seed 004's lookup rule read from them in one
+statement (`answers`), the writes every instance and mapping change makes with
+them in its own transaction (`updates`), and the news a zone sends its parent
+(`X-Zones-Lookup`, `/auth/lookup/changes`).
+
+May import: `zones.router.children`, capabilities, auth, the node's plumbing,
+`zones.errors`.
+"""

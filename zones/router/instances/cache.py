@@ -1,0 +1,122 @@
+"""What the forwarding path needs, kept in memory: mappings and children.
+
+A read that enters at the root and goes four zones down would otherwise pay
+each zone's database for the same two facts (which child leads to this
+instance, and how to reach that child). Mappings are remembered when written
+or first read and forgotten when removed; a stale one (another worker removed
+it) costs one 404 from the child, after which it is forgotten. Children are
+re-read at most every `children_ttl` seconds, so health and credential
+changes reach the hot path within that time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from zones.node.database import Sessions
+from zones.router.children.models import ChildZone
+
+
+@dataclass(frozen=True)
+class CachedMapping:
+    child_id: int
+    client: str
+    snapshot: dict[str, Any]
+    created_at: datetime
+
+
+class RoutingCache:
+    def __init__(self, sessions: Sessions, children_ttl: float = 1.0, capacity: int = 200_000):
+        self._sessions = sessions
+        self._children_ttl = children_ttl
+        self._capacity = capacity
+        self._children: dict[int, ChildZone] = {}
+        self._children_read_at = float("-inf")
+        self._mappings: OrderedDict[str, CachedMapping] = OrderedDict()
+        self._creating: dict[str, tuple[asyncio.Lock, int]] = {}
+        self._lists: set[asyncio.Event] = set()
+
+    @asynccontextmanager
+    async def one_at_a_time(self, instance_id: str) -> AsyncIterator[None]:
+        """One create, move or delete per id at a time in this process: a concurrent retry
+        waits for the first, then finds what it made, instead of placing a second copy
+        elsewhere; a delete cannot slip between a move's new copy and its removal of the
+        old one. (Several worker processes over one database would need a claim row.)"""
+        lock, waiting = self._creating.get(instance_id, (asyncio.Lock(), 0))
+        self._creating[instance_id] = (lock, waiting + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, waiting = self._creating[instance_id]
+            if waiting == 1:
+                del self._creating[instance_id]
+            else:
+                self._creating[instance_id] = (lock, waiting - 1)
+
+    @asynccontextmanager
+    async def listing(self) -> AsyncIterator[None]:
+        """Mark a list under way here (see `lists_begun_so_far`)."""
+        done = asyncio.Event()
+        self._lists.add(done)
+        try:
+            yield
+        finally:
+            done.set()
+            self._lists.discard(done)
+
+    @property
+    def lists_under_way(self) -> int:
+        return len(self._lists)
+
+    async def lists_begun_so_far(self, timeout: float) -> None:
+        """Wait (at most `timeout`) for the lists under way here to end. A move calls this
+        after switching its mapping and before deleting the old copy: a list that chose
+        which children to ask before the switch then still finds the old copy."""
+        under_way = [asyncio.ensure_future(done.wait()) for done in self._lists]
+        if under_way:
+            _, late = await asyncio.wait(under_way, timeout=timeout)
+            for waiting in late:
+                waiting.cancel()
+
+    def mapping(self, instance_id: str) -> CachedMapping | None:
+        found = self._mappings.get(instance_id)
+        if found is not None:
+            self._mappings.move_to_end(instance_id)
+        return found
+
+    def remember(self, instance_id: str, mapping: CachedMapping) -> None:
+        self._mappings[instance_id] = mapping
+        self._mappings.move_to_end(instance_id)
+        while len(self._mappings) > self._capacity:
+            self._mappings.popitem(last=False)
+
+    def forget(self, instance_id: str) -> None:
+        self._mappings.pop(instance_id, None)
+
+    def forget_all(self) -> None:
+        """Drop every remembered mapping (the database's were rebuilt or restored)."""
+        self._mappings.clear()
+
+    async def child(self, child_id: int) -> ChildZone | None:
+        return (await self._fresh_children()).get(child_id)
+
+    async def children(self) -> list[ChildZone]:
+        return list((await self._fresh_children()).values())
+
+    async def _fresh_children(self) -> dict[int, ChildZone]:
+        if time.monotonic() - self._children_read_at > self._children_ttl:
+            async with self._sessions.begin() as session:
+                rows = await session.scalars(select(ChildZone))
+                self._children = {row.id: row for row in rows}
+            self._children_read_at = time.monotonic()
+        return self._children

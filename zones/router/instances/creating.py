@@ -1,0 +1,197 @@
+"""Creating an instance: placed here, sent down to a child, or kept with a fault.
+
+A create is placed on this zone's own hosts when one fits; otherwise it goes
+to the healthy children whose aggregates may fit it, best first (higher
+`weight_offset`, then more free room), and the next is tried when one says
+nothing fits or fails. Every zone on the way records which child leads to the
+instance (zones.router.instances.mappings), so reads and deletes go straight
+down. What fits nowhere is kept, with a fault, by the zone that took the
+request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from zones.errors import (
+    ChildAnswerLost,
+    ChildError,
+    ChildTimeout,
+    ChildUnreachable,
+    Conflict,
+    LoopDetected,
+    NothingFits,
+)
+from zones.node.database import AsyncSession, utcnow
+from zones.router.children.models import ChildZone
+from zones.router.index.answers import parse_news
+from zones.router.index.updates import add_local
+from zones.router.instances import local
+from zones.router.instances.mappings import forget_mapping, record_mapping
+from zones.router.instances.models import Instance as InstanceRow
+from zones.router.instances.models import InstanceMapping
+from zones.router.instances.new_instance import NewInstance
+from zones.router.instances.placement import Placement, candidate_children, place_on_own_hosts
+from zones.router.instances.route import Route
+from zones.router.instances.views import local_view, through
+
+
+async def create(route: Route, new: NewInstance, forwarded: bool) -> dict[str, Any]:
+    async with route.cache.one_at_a_time(new.id):
+        return await create_once(route, new, forwarded)
+
+
+async def create_once(route: Route, new: NewInstance, forwarded: bool) -> dict[str, Any]:
+    new = new.inside(route.name)
+    async with route.sessions.begin() as session:
+        existing = await session.get(InstanceRow, new.id)
+        if existing is not None:
+            return local_view(local.same_request(existing, new.client, new.fingerprint))
+        mapped = await mapped_before(session, new.id)
+    if mapped is not None:
+        earlier = await retry_where_sent(route, mapped, new)
+        if earlier is not None:
+            return earlier
+    async with route.sessions.begin() as session:
+        placed = await place_here(session, route, new)
+        if placed.host is not None:
+            return local_view(await store_local(session, route, new, placed.host, None))
+        candidates = await candidate_children(session, route, new)
+    reasons = [f"{route.name}: {placed.fault}"]
+    if not candidates:
+        reasons.append(f"{route.name}: no healthy child may satisfy it and have room")
+    for child in candidates:
+        answer = await try_child(route, child, new)
+        if isinstance(answer, dict):
+            return answer
+        reasons.append(f"{child.name}: {answer.reason}")
+    if forwarded:
+        raise NothingFits("; ".join(reasons))
+    async with route.sessions.begin() as session:
+        return local_view(await store_local(session, route, new, None, "; ".join(reasons)))
+
+
+async def place_here(
+    session: AsyncSession, route: Route, new: NewInstance, leaving: str | None = None
+) -> Placement:
+    """One of this zone's own hosts, unless a target zone below is asked for."""
+    if new.target is not None:
+        return Placement(None, f"the instance is to go inside {new.target}, below this zone")
+    return await place_on_own_hosts(
+        session, new.open_conditions, new.resources, route.settings.zone.capabilities, leaving
+    )
+
+
+async def mapped_before(session: AsyncSession, instance_id: str) -> ChildZone | None:
+    """The child an earlier attempt sent this id to (ACTIVE or PENDING), if any."""
+    mapping = await session.get(InstanceMapping, instance_id)
+    return await session.get(ChildZone, mapping.child_id) if mapping else None
+
+
+async def retry_where_sent(
+    route: Route, mapped: ChildZone, new: NewInstance
+) -> dict[str, Any] | None:
+    """This id went down to `mapped` before: only that child may hold it. Its answer, or
+    None when it says it has nothing (the mapping is dropped and placement may go on)."""
+    answer = await try_child(route, mapped, new)
+    if isinstance(answer, dict):
+        return answer
+    if not answer.declined:
+        raise ChildUnreachable(
+            f"{mapped.name} may hold instance {new.id} but cannot be asked now "
+            f"({answer.reason}); retry later with the same id"
+        )
+    await forget_mapping(route, new.id)
+    return None
+
+
+@dataclass(frozen=True)
+class NotPlaced:
+    """A child did not place the instance: it said nothing fits (`declined`), or failed."""
+
+    reason: str
+    declined: bool
+
+
+async def store_local(
+    session: AsyncSession, route: Route, new: NewInstance, host: str | None, fault: str | None
+) -> InstanceRow:
+    row = InstanceRow(
+        id=new.id,
+        name=new.name,
+        client=new.client,
+        status="ACTIVE" if host else "ERROR",
+        zone=route.name,
+        host=host,
+        path=[route.name],
+        requirements=new.requirements,
+        resources=new.resources,
+        fault=fault[:1024] if fault else None,
+        request_hash=new.fingerprint,
+        created_at=new.created_at or utcnow(),
+    )
+    session.add(row)
+    await session.flush()
+    await add_local(session, new.client, 1)
+    await route.tell_parent(session, new.client)
+    return row
+
+
+async def try_child(route: Route, child: ChildZone, new: NewInstance) -> dict[str, Any] | NotPlaced:
+    """The instance as placed below `child`, or why not.
+
+    When the child may have acted without its answer reaching us (a timeout, a
+    connection lost after sending), a PENDING mapping keeps the id tied to that
+    child and the caller is told to retry with the same id: placing it anywhere
+    else could make a second copy.
+    """
+    try:
+        answer = await route.send(
+            child,
+            "POST",
+            "/instances",
+            payload=new.body(),
+            placement=True,
+            settled=new.settled_here(route.settings.zone.capabilities),
+            extra=new.routing_headers(),
+        )
+    except (ChildTimeout, ChildAnswerLost) as exc:
+        await record_mapping(route, child.id, new.client, "PENDING", new.body()["instance"])
+        raise type(exc)(
+            f"{child.name} did not answer ({exc.detail}); retry with the same id ({new.id}): "
+            "it will not be placed twice"
+        ) from exc
+    except ChildError as exc:
+        return NotPlaced(exc.detail, declined=False)
+    body = answer.body if isinstance(answer.body, dict) else {}
+    placed = body.get("instance")
+    if answer.status == 201 and isinstance(placed, dict):
+        return await keep_placed(route, child, new, placed, answer.lookup)
+    detail = str(body.get("detail", ""))[:300] or f"answered {answer.status}"
+    if answer.status in (502, 504):
+        # Below it, a zone may have placed it and lost the answer: only a retry there is safe.
+        await record_mapping(route, child.id, new.client, "PENDING", new.body()["instance"])
+        raise (ChildTimeout if answer.status == 504 else ChildAnswerLost)(
+            f"{child.name}: {detail}; retry with the same id ({new.id}): "
+            "it will not be placed twice"
+        )
+    if answer.status == 409 and body.get("reason") == "nothing-fits":
+        return NotPlaced(detail, declined=True)
+    if answer.status == 409:
+        raise Conflict(detail)
+    if answer.status == 508:
+        raise LoopDetected(detail)
+    return NotPlaced(detail, declined=False)
+
+
+async def keep_placed(
+    route: Route, child: ChildZone, new: NewInstance, placed: dict[str, Any], news: str | None
+) -> dict[str, Any]:
+    """The instance a child placed (created or moved), as this zone shows it, with its
+    mapping and the child's client index news kept; refused if it is another instance."""
+    if placed.get("id") != new.id or placed.get("client") != new.client:
+        raise ChildError(f"{child.name} answered with another instance than {new.id}")
+    instance = through(route, placed)
+    await record_mapping(route, child.id, new.client, "ACTIVE", instance, parse_news(news))
+    return instance

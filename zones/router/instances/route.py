@@ -1,0 +1,51 @@
+"""One request's way through this zone: who asks, where it has been, and what it may call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from zones.node.config import Settings
+from zones.node.database import AsyncSession, Sessions
+from zones.router.children.forwarding import Forwarder, from_a_parent
+from zones.router.children.models import ChildZone
+from zones.router.index.answers import Here, News, news_for
+from zones.router.instances.cache import RoutingCache
+
+
+@dataclass(frozen=True)
+class Route:
+    """One request's way through this zone: who asks, where it has been, what to call."""
+
+    request: web.Request
+    request_id: str
+    visited: list[str]
+    settings: Settings
+    sessions: Sessions
+    forwarder: Forwarder
+    cache: RoutingCache
+    # This zone's client index answer after this request's last write, for its parent.
+    told: dict[str, News] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.settings.zone.name
+
+    async def tell_parent(self, session: AsyncSession, client: str) -> None:
+        """Read the answer to send up inside the write's own transaction (no second one)."""
+        if from_a_parent(self.request):
+            here = Here(self.name, self.settings.url)
+            self.told[client] = await news_for(session, client, here)
+
+    async def send(self, child: ChildZone, method: str, path: str, **options: Any) -> Any:
+        return await self.forwarder.send(
+            child,
+            method,
+            path,
+            request=self.request,
+            request_id=self.request_id,
+            visited=self.visited,
+            **options,
+        )
