@@ -117,8 +117,8 @@ class Forwarder:
     Retrying is safe only because every forwarded create carries its instance id.
     """
 
-    def __init__(self, client: ChildClient, tokens: ChildTokens) -> None:
-        self._client = client
+    def __init__(self, child_client: ChildClient, tokens: ChildTokens) -> None:
+        self._child_client = child_client
         self._tokens = tokens
 
     async def send(
@@ -159,7 +159,7 @@ class Forwarder:
             if settled:
                 headers[SETTLED_HEADER] = ",".join(sorted(settled))
             try:
-                status, body, lookup = await self._client.forward(
+                status, body, lookup = await self._child_client.forward(
                     child.api_url,
                     method,
                     path,

@@ -25,8 +25,8 @@ class ChildCredentials:
 class ChildTokens:
     """One token per child, shared by every call this zone makes to it."""
 
-    def __init__(self, client: ChildClient, box: SecretBox) -> None:
-        self._client = client
+    def __init__(self, child_client: ChildClient, box: SecretBox) -> None:
+        self._child_client = child_client
         self._box = box
         self._held: dict[int, tuple[ChildCredentials, ChildToken]] = {}
 
@@ -37,7 +37,7 @@ class ChildTokens:
         if held is not None and held[0] == credentials:
             if held[1].expires_at - RENEW_BEFORE_EXPIRY > utcnow():
                 return held[1].token
-        token = await self._client.login(
+        token = await self._child_client.login(
             credentials.api_url,
             credentials.username,
             self._box.open(credentials.password_encrypted),

@@ -40,7 +40,7 @@ class Fetched:
 
 
 async def fetch_changes(
-    client: ChildClient,
+    child_client: ChildClient,
     tokens: ChildTokens,
     target: PollTarget,
     changed: datetime | None,
@@ -54,7 +54,7 @@ async def fetch_changes(
         return None
     try:
         async with asyncio.timeout(timeout):
-            news, as_of = await _pages(client, tokens, target, known, request_id)
+            news, as_of = await _pages(child_client, tokens, target, known, request_id)
     except Exception as exc:  # noqa: BLE001 - whatever it was, the next poll asks again
         log.warning(
             "cannot fetch the client index changes of %s: %r", target.credentials.api_url, exc
@@ -64,7 +64,7 @@ async def fetch_changes(
 
 
 async def _pages(
-    client: ChildClient,
+    child_client: ChildClient,
     tokens: ChildTokens,
     target: PollTarget,
     known: datetime | None,
@@ -80,7 +80,7 @@ async def _pages(
         if after is not None:
             parameters["after"] = after
         path = f"/auth/lookup/changes?{urlencode(parameters)}"
-        status, body, _ = await client.forward(
+        status, body, _ = await child_client.forward(
             credentials.api_url, "GET", path, caller_token=token, headers={}, request_id=request_id
         )
         page = changes_in(body) if status == 200 else None

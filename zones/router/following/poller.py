@@ -50,13 +50,13 @@ class ChildPoller:
     def __init__(
         self,
         sessions: Sessions,
-        client: ChildClient,
+        child_client: ChildClient,
         tokens: ChildTokens,
         settings: PollSettings,
         zone_uuid: str,
     ) -> None:
         self._sessions = sessions
-        self._client = client
+        self._child_client = child_client
         self._tokens = tokens
         self._settings = settings
         self._zone_uuid = zone_uuid
@@ -124,7 +124,7 @@ class ChildPoller:
         outcome = PollOutcome.answered(target, info, started)
         changed = target.clients_reported_at if info is None else info.clients_changed_at
         fetched = await fetch_changes(
-            self._client,
+            self._child_client,
             self._tokens,
             target,
             changed,
@@ -157,7 +157,7 @@ class ChildPoller:
     async def _fetch_with_held_token(self, target: PollTarget, request_id: str) -> ZoneInfo | None:
         credentials, timeout = target.credentials, self._settings.timeout
         token = await self._tokens.token_for(credentials, request_id, timeout)
-        return await self._client.fetch_info(
+        return await self._child_client.fetch_info(
             credentials.api_url, token, request_id=request_id, etag=target.etag, timeout=timeout
         )
 

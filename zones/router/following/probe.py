@@ -23,11 +23,11 @@ class ProbeResult:
 
 
 async def probe_child(
-    client: ChildClient, api_url: str, username: str, password: str, request_id: str
+    child_client: ChildClient, api_url: str, username: str, password: str, request_id: str
 ) -> ProbeResult:
     try:
-        token = await client.login(api_url, username, password, request_id=request_id)
-        info = await client.fetch_info(api_url, token.token, request_id=request_id)
+        token = await child_client.login(api_url, username, password, request_id=request_id)
+        info = await child_client.fetch_info(api_url, token.token, request_id=request_id)
         return ProbeResult(info=info, error=None)
     except ChildRefused as exc:
         if exc.child_status == 401:

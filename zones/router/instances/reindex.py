@@ -82,8 +82,8 @@ async def reindex(settings: Settings) -> Report:
         sessions = create_sessions(engine)
         box = load_secret_box(settings.secrets_dir)
         async with aiohttp.ClientSession() as http:
-            client = ChildClient(http, timeout=settings.router.child_timeout)
-            asker = Asker(client, ChildTokens(client, box), settings.zone.name)
+            child_client = ChildClient(http, timeout=settings.router.child_timeout)
+            asker = Asker(child_client, ChildTokens(child_client, box), settings.zone.name)
             await mark_rebuilding(sessions, True)
             try:
                 return await rebuild(sessions, asker)
@@ -104,7 +104,7 @@ async def mark_rebuilding(sessions: Sessions, running: bool) -> None:
 class Asker:
     """Calls to children as this zone's own service account."""
 
-    client: ChildClient
+    child_client: ChildClient
     tokens: ChildTokens
     zone_name: str
 
@@ -114,7 +114,7 @@ class Asker:
         )
         request_id = f"reindex-{uuid.uuid4()}"
         token = await self.tokens.token_for(credentials, request_id)
-        status, body, _ = await self.client.forward(
+        status, body, _ = await self.child_client.forward(
             child.api_url, "GET", path, caller_token=token, headers={}, request_id=request_id
         )
         return status, body
