@@ -7,7 +7,7 @@ import pytest
 
 from tests.conftest import ZoneStarter
 from tests.harness import ADMIN_PASSWORD, Api, RunningZone
-from tests.router.children import (
+from tests.router.following.children import (
     SERVICE_PASSWORD,
     SERVICE_USER,
     add_down_child,

@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import ZoneStarter
 from tests.harness import Api
-from tests.router.children import (
+from tests.router.following.children import (
     SERVICE_PASSWORD,
     SERVICE_USER,
     ZONE_FIELDS,

@@ -6,7 +6,7 @@ import aiohttp
 
 from tests.conftest import ZoneStarter
 from tests.harness import Api
-from tests.router.children import closed_port_url, registration, start_child, zone_add
+from tests.router.following.children import closed_port_url, registration, start_child, zone_add
 
 
 async def test_two_spellings_of_one_url_are_one_child(

@@ -8,7 +8,7 @@ from sqlalchemy import update
 
 from tests.conftest import ZoneStarter
 from tests.harness import Api
-from tests.router.test_moves import build, create, lookup
+from tests.router.instances.test_moves import build, create, lookup
 from zones.node.appkeys import SESSIONS
 from zones.node.database import utcnow
 from zones.router.following import changes as index_sync

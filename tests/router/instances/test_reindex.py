@@ -11,7 +11,7 @@ from sqlalchemy import delete
 
 from tests.conftest import ZoneStarter
 from tests.harness import write_config
-from tests.router.test_moves import alice, build, create, lookup
+from tests.router.instances.test_moves import alice, build, create, lookup
 from tests.router.tree import Tree
 from zones.node.appkeys import SESSIONS
 from zones.node.database import utcnow

@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import ZoneStarter
 from tests.harness import Api
-from tests.router.children import (
+from tests.router.following.children import (
     add_down_child,
     closed_port_url,
     listed,
