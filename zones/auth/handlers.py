@@ -1,5 +1,5 @@
-"""The auth endpoints: publish the public keys, manage users (logging in is
-zones.router.lookup.handlers', since its answer names the client's endpoint)."""
+"""The auth endpoints: publish the public keys, manage users (logging in is served by
+zones.router.lookup.handlers, since its answer names the client's endpoint)."""
 
 from __future__ import annotations
 

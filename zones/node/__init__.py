@@ -1,7 +1,8 @@
 """The zone node: the plumbing every feature stands on, and at the top what assembles them.
 
 At the bottom of the package's layers (pyproject.toml, `[tool.importlinter]`),
-importing nothing from the features:
+importing nothing from the features but the capability algebra, which sits
+lower still (the settings validate the zone's static capabilities with it):
 
 - `config`: the one typed settings object, read from `node.toml`;
 - `database`, `identity`, `migrations/`: the engine, sessions and schema, and

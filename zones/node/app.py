@@ -62,7 +62,7 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app.cleanup_ctx.append(keys_context)
     app.cleanup_ctx.append(database_context)
-    app.cleanup_ctx.append(http_client_context)
+    app.cleanup_ctx.append(http_session_context)
     app.cleanup_ctx.append(poller_context)
     for table in ENDPOINT_TABLES:
         table.add_to(app)
@@ -99,7 +99,7 @@ async def database_context(app: web.Application) -> AsyncIterator[None]:
         await engine.dispose()
 
 
-async def http_client_context(app: web.Application) -> AsyncIterator[None]:
+async def http_session_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     connector = aiohttp.TCPConnector(limit=200, limit_per_host=50, ttl_dns_cache=300)
     async with aiohttp.ClientSession(connector=connector) as session:

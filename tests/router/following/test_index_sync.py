@@ -11,7 +11,7 @@ from tests.harness import Api
 from tests.router.instances.test_moves import build, create, lookup
 from zones.node.appkeys import SESSIONS
 from zones.node.database import utcnow
-from zones.router.following import changes as index_sync
+from zones.router.following import index_sync
 from zones.router.index.models import ClientIndex
 
 

@@ -81,8 +81,8 @@ async def expected_allocations(api: Api) -> dict[str, float]:
 @contextmanager
 def first_delete_answer_lost(tree: Tree, zone: str) -> Iterator[list[str]]:
     """The zone's first DELETE to a child goes through, then its connection is lost."""
-    client = tree.zones[zone].app[CHILD_CLIENT]
-    forward = client.forward
+    child_client = tree.zones[zone].app[CHILD_CLIENT]
+    forward = child_client.forward
     lost: list[str] = []
 
     async def lose_first_delete(api_url: str, method: str, path: str, **kw: Any) -> Any:
@@ -92,11 +92,11 @@ def first_delete_answer_lost(tree: Tree, zone: str) -> Iterator[list[str]]:
             raise ChildAnswerLost("connection lost after sending (injected)")
         return answer
 
-    client.forward = lose_first_delete  # type: ignore[method-assign]
+    child_client.forward = lose_first_delete  # type: ignore[method-assign]
     try:
         yield lost
     finally:
-        client.forward = forward  # type: ignore[method-assign]
+        child_client.forward = forward  # type: ignore[method-assign]
 
 
 async def lookup(tree: Tree, client: str = "acme") -> tuple[str, list[str]] | None:

@@ -6,6 +6,7 @@ identities and plugs in as the `Authenticator`), reading bodies into pydantic
 models, problem+json rendering of every error, request ids, and the node's own
 endpoints (`/healthz`, `/openapi.json`).
 
-May import: `zones.errors`, `zones.node.config`, `zones.node.fields`,
-`zones.node.appkeys`, the capability algebra. Nothing from auth, hosts or the router.
+May import: the layers below it (`zones.node.appkeys`, `config`, `identity`,
+`database`, `fields`, the capability algebra) and `zones.errors`. Nothing
+from auth, hosts or the router.
 """

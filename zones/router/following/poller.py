@@ -32,7 +32,7 @@ from zones.router.children.http import ChildClient
 from zones.router.children.registry import list_children
 from zones.router.children.schemas import ZoneInfo
 from zones.router.children.tokens import ChildCredentials, ChildTokens
-from zones.router.following.changes import fetch_changes
+from zones.router.following.index_sync import fetch_changes
 from zones.router.following.info import etag_of
 from zones.router.following.rounds import PollOutcome, PollTarget, record_round
 

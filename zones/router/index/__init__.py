@@ -5,6 +5,7 @@ statement (`answers`), the writes every instance and mapping change makes with
 them in its own transaction (`updates`), and the news a zone sends its parent
 (`X-Zones-Lookup`, `/auth/lookup/changes`).
 
-May import: `zones.router.children`, capabilities, auth, the node's plumbing,
-`zones.errors`.
+May import: `zones.router.children` (the child tables it points at), the
+node's database and `zones.errors`. It is storage and the rule over it: no
+HTTP, no auth, no capabilities.
 """

@@ -1,9 +1,11 @@
-"""The `/instances` endpoints at the zone that holds them.
+"""The `/instances` endpoints: a request entering here is served here or routed down the tree.
 
-A create is placed on one of this zone's own live hosts; when none satisfies
-it or has room, it is kept here with status ERROR and a fault saying why
-(nothing is dropped). Members see and delete only their own client's
-instances; admins may list every client's with `all_clients=true`.
+A create goes to one of this zone's own live hosts or to the child whose
+capabilities fit (`creating`); when nothing fits or has room, it is kept here
+with status ERROR and a fault saying why (nothing is dropped). Show, delete
+and move find the zone that holds the instance (`finding`, `moving`); lists
+merge every zone's (`listing`). Members see and delete only their own
+client's instances; admins may list every client's with `all_clients=true`.
 """
 
 from __future__ import annotations
@@ -17,24 +19,20 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
 
-from zones.auth.appkeys import TOKEN_VERIFIER
 from zones.capabilities.matching import parse_requirements, parse_resources
 from zones.errors import BadRequest, ChildError, Forbidden, NotFound
-from zones.node.appkeys import SESSIONS, SETTINGS, ZONE_UUID
+from zones.node.appkeys import SESSIONS, SETTINGS
 from zones.node.fields import ACCOUNT_NAME_PATTERN, UUID_PATTERN
 from zones.node.http.callers import Identity, Role
 from zones.node.http.endpoints import Call, EndpointTable, json_response
-from zones.router.children.appkeys import FORWARDER
 from zones.router.children.forwarding import (
     CLIENT_HEADER,
     MOVING_HEADER,
     TARGET_HEADER,
-    check_service_token,
     from_a_parent,
     is_forwarded_create,
     parent_header,
     settled_keys,
-    visited_path,
 )
 from zones.router.children.registry import zone_names
 from zones.router.index.answers import LOOKUP_HEADER, Here, News, news_for, news_header
@@ -43,7 +41,7 @@ from zones.router.instances.appkeys import ROUTING_CACHE
 from zones.router.instances.models import Instance as InstanceRow
 from zones.router.instances.moving import Move
 from zones.router.instances.new_instance import NewInstance
-from zones.router.instances.route import Route
+from zones.router.instances.route import checked_route
 from zones.router.instances.schemas import (
     Instance,
     InstanceCreateEnvelope,
@@ -107,31 +105,12 @@ def moving_copy_of(call: Call[Any]) -> tuple[str, datetime | None]:
     return client, created_at
 
 
-def route_of(call: Call[Any]) -> Route:
-    """This request's way through the tree; 508 when it has been here before."""
-    return Route(
-        request=call.request,
-        request_id=call.request_id,
-        visited=visited_path(call.request, call.app[ZONE_UUID]),
-        settings=call.app[SETTINGS],
-        sessions=call.app[SESSIONS],
-        forwarder=call.app[FORWARDER],
-        cache=call.app[ROUTING_CACHE],
-    )
-
-
-async def checked_route(call: Call[Any]) -> Route:
-    route = route_of(call)
-    await check_service_token(call.request, call.app[TOKEN_VERIFIER])
-    return route
-
-
 def answer_instance(instance: dict[str, Any], status: int = 200) -> web.StreamResponse:
     return json_response(InstanceEnvelope(instance=validated(Instance, instance)), status)
 
 
 async def news_headers(call: Call[Any], client: str, told: News | None = None) -> dict[str, str]:
-    """To a parent, this zone's client index answer after a change (see client_index):
+    """To a parent, this zone's client index answer after a change (zones.router.index):
     `told`, read by the change's last write, or read now. Nothing for other callers."""
     if not from_a_parent(call.request):
         return {}

@@ -7,11 +7,21 @@ from typing import Any
 
 from aiohttp import web
 
+from zones.auth.appkeys import TOKEN_VERIFIER
+from zones.node.appkeys import SESSIONS, SETTINGS, ZONE_UUID
 from zones.node.config import Settings
 from zones.node.database import AsyncSession, Sessions
-from zones.router.children.forwarding import Forwarder, from_a_parent
+from zones.node.http.endpoints import Call
+from zones.router.children.appkeys import FORWARDER
+from zones.router.children.forwarding import (
+    Forwarder,
+    check_service_token,
+    from_a_parent,
+    visited_path,
+)
 from zones.router.children.models import ChildZone
 from zones.router.index.answers import Here, News, news_for
+from zones.router.instances.appkeys import ROUTING_CACHE
 from zones.router.instances.cache import RoutingCache
 
 
@@ -49,3 +59,23 @@ class Route:
             visited=self.visited,
             **options,
         )
+
+
+def route_of(call: Call[Any]) -> Route:
+    """This request's way through the tree; 508 when it has been here before."""
+    return Route(
+        request=call.request,
+        request_id=call.request_id,
+        visited=visited_path(call.request, call.app[ZONE_UUID]),
+        settings=call.app[SETTINGS],
+        sessions=call.app[SESSIONS],
+        forwarder=call.app[FORWARDER],
+        cache=call.app[ROUTING_CACHE],
+    )
+
+
+async def checked_route(call: Call[Any]) -> Route:
+    """This request's way, once a service token it carries (a parent's) has been verified."""
+    route = route_of(call)
+    await check_service_token(call.request, call.app[TOKEN_VERIFIER])
+    return route

@@ -25,8 +25,8 @@ from zones.node.fields import ACCOUNT_NAME_PATTERN
 from zones.node.http.callers import Role
 from zones.node.http.endpoints import Call, EndpointTable, json_response
 from zones.router.index import answers
-from zones.router.instances.handlers import checked_route
 from zones.router.instances.local import page_limit
+from zones.router.instances.route import checked_route
 from zones.router.lookup.asking import ask_children
 from zones.router.lookup.schemas import (
     Endpoint,
