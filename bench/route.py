@@ -7,11 +7,14 @@ starts them), with the hosts at the last one, holds the instances. GET
 /instances/{id} and POST /instances are timed entering at each zone, so the
 same request crosses 1 to 4 zones; the floor is a chain of four minimal
 aiohttp forwarders (bench/floor_chain.py), one process each, timed the same
-way in the same run. Per-hop cost is the slope: (latency entering at the top
-minus latency at the holder) / 3. Also: creates per second at the top with
-16 in flight. And the client lookup at the top zone, answered from its
-index, against `/healthz` (no auth, no database) and `/zones/1` (an
-authenticated read of one row) on the same zone.
+way in the same run. Writes are also timed against the durable floor: the
+same chain committing one row per hop with stdlib sqlite3, the least a 201
+that means "committed on every hop" can cost. Per-hop cost is the slope:
+(latency entering at the top minus latency at the holder) / 3. Also: creates
+per second at the top with 16 in flight, against both floors. And the client
+lookup at the top zone, answered from its index, against `/healthz` (no auth,
+no database) and `/zones/1` (an authenticated read of one row) on the same
+zone.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
@@ -98,17 +102,12 @@ async def measure(requests: int) -> None:
     if up.returncode != 0:
         raise SystemExit(up.stderr)
     floor_ports = free_ports(DEPTH)
-    floors = []
-    for index in reversed(range(DEPTH)):
-        nxt = [f"http://127.0.0.1:{floor_ports[index + 1]}"] if index + 1 < DEPTH else []
-        floors.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "bench.floor_chain", str(floor_ports[index]), *nxt]
-            )
-        )
+    durable_ports = free_ports(DEPTH)
+    floors = start_floor(floor_ports) + start_floor(durable_ports, state / "floor")
     try:
         async with aiohttp.ClientSession() as http:
             await wait_for_floor(http, floor_ports)
+            await wait_for_floor(http, durable_ports)
             urls = [f"http://127.0.0.1:{port}" for port in ports]
             top_headers = await login(http, urls[0])
             made = []
@@ -122,6 +121,7 @@ async def measure(requests: int) -> None:
             for level, url in enumerate(urls):
                 headers = await login(http, url) if level == DEPTH - 1 else top_headers
                 floor = f"http://127.0.0.1:{floor_ports[level]}"
+                durable = f"http://127.0.0.1:{durable_ports[level]}"
                 crossed = DEPTH - level
 
                 async def get_ours(url: str = url, headers: dict[str, str] = headers) -> None:
@@ -143,7 +143,12 @@ async def measure(requests: int) -> None:
                     async with http.post(f"{floor}/instances", json={"instance": {}}) as answer:
                         await answer.read()
 
+                async def post_durable(durable: str = durable) -> None:
+                    async with http.post(f"{durable}/instances", json={"instance": {}}) as answer:
+                        await answer.read()
+
                 await timed(get_ours, 20)  # warm the pools and caches
+                await timed(post_durable, 10)
                 rows.append(
                     (
                         crossed,
@@ -151,9 +156,14 @@ async def measure(requests: int) -> None:
                         await timed(get_floor, requests),
                         await timed(post_ours, requests // 2),
                         await timed(post_floor, requests // 2),
+                        await timed(post_durable, requests // 2),
                     )
                 )
-            throughput = await creates_per_second(http, urls[0], top_headers)
+            throughput = Throughput(
+                await creates_per_second(http, urls[0], top_headers),
+                await creates_per_second(http, f"http://127.0.0.1:{floor_ports[0]}", {}),
+                await creates_per_second(http, f"http://127.0.0.1:{durable_ports[0]}", {}),
+            )
             lookups = await lookup_costs(http, urls[0], top_headers, requests)
     finally:
         subprocess.run(
@@ -165,6 +175,31 @@ async def measure(requests: int) -> None:
             process.wait()
     report(rows, throughput, requests)
     report_lookups(lookups, requests)
+
+
+def start_floor(ports: list[int], durable: Path | None = None) -> list[subprocess.Popen[bytes]]:
+    """A floor chain over `ports`, last link first; with `durable`, committing per hop."""
+    if durable is not None:
+        durable.mkdir(parents=True, exist_ok=True)
+    links = []
+    for index in reversed(range(len(ports))):
+        nxt = [f"http://127.0.0.1:{ports[index + 1]}"] if index + 1 < len(ports) else []
+        store = ["--durable", str(durable / f"link{index}.db")] if durable is not None else []
+        links.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "bench.floor_chain", str(ports[index]), *nxt, *store]
+            )
+        )
+    return links
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """Creates per second at the top of each chain, 16 in flight."""
+
+    zones: float
+    floor: float
+    durable_floor: float
 
 
 async def lookup_costs(
@@ -229,6 +264,7 @@ async def creates_per_second(
         for _ in queue:
             body = {"instance": {"name": "t", "resources": {"ram_mb": 1}}}
             async with http.post(f"{url}/instances", json=body, headers=headers) as answer:
+                assert answer.status < 300, await answer.text()  # the floors answer 200
                 await answer.read()
 
     started = time.perf_counter()
@@ -236,37 +272,41 @@ async def creates_per_second(
     return total / (time.perf_counter() - started)
 
 
-def report(
-    rows: list[tuple[int, list[float], list[float], list[float], list[float]]],
-    throughput: float,
-    requests: int,
-) -> None:
+Row = tuple[int, list[float], list[float], list[float], list[float], list[float]]
+
+
+def report(rows: list[Row], throughput: Throughput, requests: int) -> None:
     print(f"zones crossed by one request; {requests} GETs and {requests // 2} POSTs per row, ms")
     print(
         "| zones crossed | GET p50 | GET p99 | floor GET p50 "
-        "| POST p50 | POST p99 | floor POST p50 |"
+        "| POST p50 | POST p99 | floor POST p50 | durable floor POST p50 |"
     )
-    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for crossed, get, fget, post, fpost in rows:
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for crossed, get, fget, post, fpost, dpost in rows:
         print(
             f"| {crossed} | {p(get, 50):.2f} | {p(get, 99):.2f} | {p(fget, 50):.2f} "
-            f"| {p(post, 50):.2f} | {p(post, 99):.2f} | {p(fpost, 50):.2f} |"
+            f"| {p(post, 50):.2f} | {p(post, 99):.2f} | {p(fpost, 50):.2f} "
+            f"| {p(dpost, 50):.2f} |"
         )
-    by_depth = {
-        crossed: (p(get, 50), p(fget, 50), p(post, 50), p(fpost, 50))
-        for crossed, get, fget, post, fpost in rows
-    }
+    by_depth = {crossed: [p(samples, 50) for samples in columns] for crossed, *columns in rows}
     hops = DEPTH - 1
-    ours_get = (by_depth[DEPTH][0] - by_depth[1][0]) / hops
-    floor_get = (by_depth[DEPTH][1] - by_depth[1][1]) / hops
-    ours_post = (by_depth[DEPTH][2] - by_depth[1][2]) / hops
-    floor_post = (by_depth[DEPTH][3] - by_depth[1][3]) / hops
-    for verb, ours, floor in (("GET", ours_get, floor_get), ("POST", ours_post, floor_post)):
-        print(
-            f"per-hop cost, {verb}: zones {ours:.2f} ms, floor {floor:.2f} ms, "
-            f"ratio {ours / floor:.2f}"
-        )
-    print(f"creates at the top of the chain, 16 in flight: {throughput:.0f} per second")
+    hop_get, floor_get, hop_post, floor_post, durable_post = (
+        (by_depth[DEPTH][column] - by_depth[1][column]) / hops for column in range(5)
+    )
+    print(
+        f"per-hop cost, GET: zones {hop_get:.2f} ms, floor {floor_get:.2f} ms, "
+        f"ratio {hop_get / floor_get:.2f}"
+    )
+    print(
+        f"per-hop cost, POST: zones {hop_post:.2f} ms, floor {floor_post:.2f} ms, "
+        f"durable floor {durable_post:.2f} ms; ratio {hop_post / floor_post:.2f} to the floor, "
+        f"{hop_post / durable_post:.2f} to the durable floor"
+    )
+    print(
+        f"creates at the top of the chain, 16 in flight: zones {throughput.zones:.0f}/s, "
+        f"floor {throughput.floor:.0f}/s, durable floor {throughput.durable_floor:.0f}/s; "
+        f"zones / durable floor {throughput.zones / throughput.durable_floor:.2f}"
+    )
 
 
 def main() -> None:
