@@ -87,9 +87,12 @@ class PollSettings(_Section):
 
 
 class RouterSettings(_Section):
-    """`[router]`: limits on calls forwarded to children."""
+    """`[router]`: limits on calls forwarded to children, and how current memory's copies stay."""
 
     child_timeout: PositiveSeconds = 5.0
+    # The copies in memory of the live hosts and the children are fed by this worker's own
+    # commits and read again whole at most this often (what other workers wrote).
+    reread_interval: PositiveSeconds = 1.0
 
 
 class Settings(_Section):

@@ -27,6 +27,9 @@ class Host(Base):
     reported_by: Mapped[str] = mapped_column(String(600))
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # What the last heartbeat said (capabilities, inventory, ttl, reporter), hashed: a
+    # heartbeat with the same digest only moves the expiry (registry.record_heartbeat).
+    digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
     resources: Mapped[list[HostResource]] = relationship(
         lazy="raise_on_sql", cascade="all, delete-orphan", passive_deletes=True
     )

@@ -2,24 +2,33 @@
 
 `record_heartbeat` stores what a host says of itself and pushes its expiry
 forward; `live_hosts` reads only hosts whose expiry is still ahead. Presence
-and amounts live in the zone's database, not in process memory, so several
-worker processes over one PostgreSQL database see the same hosts.
+and amounts live in the zone's database, so several worker processes over
+one PostgreSQL database see the same hosts (zones.capabilities.hosts.board
+keeps each worker's copy).
+
+A host repeats itself: most heartbeats only move the expiry. Each stored
+heartbeat keeps a digest of what it said, and a heartbeat with the same
+digest is one conditional UPDATE that also returns the host's amounts; only
+one that says something new takes the full path.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import case, delete, select, update
+from sqlalchemy import bindparam, case, delete, func, select, update
 from sqlalchemy.orm import selectinload
 
 from zones.capabilities.hosts.models import Host, HostResource
 from zones.capabilities.values import CapabilityValue
 from zones.errors import Forbidden, NotFound
-from zones.node.database import AsyncSession, upsert, utcnow
+from zones.node.database import AsyncSession, UtcDateTime, upsert, utcnow
 from zones.node.http.callers import Identity, Role
 
 
@@ -52,6 +61,10 @@ async def record_heartbeat(
     host account may not speak for it until it expires (admins may, and take it over)."""
     now = utcnow()
     reported_by = f"{reporter.username}@{reporter.issuer}"
+    digest = heartbeat_digest(capabilities, inventory, ttl, reported_by)
+    unchanged = await _refresh_unchanged(session, name, digest, now + timedelta(seconds=ttl), now)
+    if unchanged is not None:
+        return unchanged
     holder = await session.scalar(
         select(Host.reported_by).where(Host.name == name, Host.expires_at > now)
     )
@@ -67,6 +80,7 @@ async def record_heartbeat(
             "reported_by": reported_by,
             "expires_at": now + timedelta(seconds=ttl),
             "updated_at": now,
+            "digest": digest,
         },
         keys=["name"],
     )
@@ -80,6 +94,65 @@ async def record_heartbeat(
         )
     await _forget_dropped_resources(session, name, set(inventory))
     return await _load(session, name)
+
+
+def heartbeat_digest(
+    capabilities: Mapping[str, CapabilityValue],
+    inventory: Mapping[str, float],
+    ttl: float,
+    reported_by: str,
+) -> str:
+    """Everything a heartbeat says, hashed: the same digest means nothing but the expiry moves
+    (the reporter is in it, so a digest match is also the account that holds the host)."""
+    said = [dict(capabilities), {key: float(total) for key, total in inventory.items()}]
+    document = json.dumps([*said, float(ttl), reported_by], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(document.encode()).hexdigest()
+
+
+async def _refresh_unchanged(
+    session: AsyncSession, name: str, digest: str, expires_at: datetime, now: datetime
+) -> LiveHost | None:
+    """Move the expiry of a host whose last heartbeat said the same: one statement that
+    returns the host as reads see it. None when the heartbeat says something new."""
+    statement = _refresh_statement(session.get_bind().dialect.name)
+    row = (
+        await session.execute(
+            statement, {"host": name, "said": digest, "expires": expires_at, "now": now}
+        )
+    ).first()
+    if row is None:
+        return None
+    amounts = row.amounts if isinstance(row.amounts, dict) else json.loads(row.amounts or "{}")
+    return LiveHost(
+        name=name,
+        capabilities=dict(row.capabilities),
+        inventory={key: float(total) for key, (total, _) in amounts.items()},
+        allocations={key: float(used) for key, (_, used) in amounts.items()},
+        expires_at=row.expires_at,
+    )
+
+
+@cache
+def _refresh_statement(dialect: str) -> Any:
+    """Built once per backend: the UPDATE, returning each resource's [total, used]."""
+    sqlite = dialect == "sqlite"
+    pairs = func.json_group_object if sqlite else func.json_object_agg
+    array = func.json_array if sqlite else func.json_build_array
+    amounts = (
+        select(pairs(HostResource.resource, array(HostResource.total, HostResource.used)))
+        .where(HostResource.host_name == Host.name)
+        .scalar_subquery()
+    )
+    return (
+        update(Host)
+        .where(Host.name == bindparam("host"), Host.digest == bindparam("said"))
+        .values(
+            expires_at=bindparam("expires", type_=UtcDateTime()),
+            updated_at=bindparam("now", type_=UtcDateTime()),
+        )
+        .returning(Host.capabilities, Host.expires_at, amounts.label("amounts"))
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def _forget_dropped_resources(session: AsyncSession, name: str, kept: set[str]) -> None:
