@@ -22,6 +22,8 @@ from zones.auth.keys import load_secret_box, load_signing_key
 from zones.auth.tokens import TokenIssuer, TokenVerifier
 from zones.auth.users import ensure_admin
 from zones.capabilities.hosts import handlers as host_handlers
+from zones.capabilities.hosts.appkeys import HOST_BOARD
+from zones.capabilities.hosts.board import HostBoard
 from zones.node.appkeys import HTTP_SESSION, OPENAPI, SESSIONS, SETTINGS, ZONE_UUID
 from zones.node.config import Settings
 from zones.node.database import create_engine, create_sessions, migrate
@@ -94,6 +96,7 @@ async def database_context(app: web.Application) -> AsyncIterator[None]:
                 settings.auth.admin_client,
             )
         app[SESSIONS] = sessions
+        app[HOST_BOARD] = HostBoard(refresh=settings.router.reread_interval)
         yield
     finally:
         await engine.dispose()
@@ -113,7 +116,9 @@ async def http_session_context(app: web.Application) -> AsyncIterator[None]:
         app[CHILD_CLIENT] = ChildClient(session, timeout=settings.router.child_timeout)
         app[CHILD_TOKENS] = ChildTokens(app[CHILD_CLIENT], app[SECRET_BOX])
         app[FORWARDER] = Forwarder(app[CHILD_CLIENT], app[CHILD_TOKENS])
-        app[ROUTING_CACHE] = RoutingCache(app[SESSIONS])
+        app[ROUTING_CACHE] = RoutingCache(
+            app[SESSIONS], children_ttl=settings.router.reread_interval
+        )
         yield
 
 

@@ -23,7 +23,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction
 from sqlalchemy.types import TypeDecorator
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -51,8 +51,19 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+_WATCHERS = "zones.commit_watchers"
+_WRITTEN = "zones.written_tables"
+
+
 def create_sessions(engine: AsyncEngine) -> Sessions:
-    return async_sessionmaker(engine, expire_on_commit=False)
+    watchers: dict[type[Base], list[Callable[[], None]]] = {}
+    return async_sessionmaker(engine, expire_on_commit=False, info={_WATCHERS: watchers})
+
+
+def watch_commits(sessions: Sessions, table: type[Base], callback: Callable[[], None]) -> None:
+    """Call `callback` after each commit of these sessions that wrote rows of `table`
+    through the ORM (added, changed or deleted objects): a copy in memory then reads again."""
+    sessions.kw["info"][_WATCHERS].setdefault(table, []).append(callback)
 
 
 # Alembic keeps its migration context in module globals, so two zones served by
@@ -127,6 +138,40 @@ def dialect_insert(session: AsyncSession, table: type[Base]) -> Any:
     """An INSERT with this backend's ON CONFLICT support (SQLite and PostgreSQL spell it alike)."""
     dialect = session.get_bind().dialect.name
     return (sqlite_insert if dialect == "sqlite" else postgresql_insert)(table)
+
+
+_AFTER_COMMIT = "zones.after_commit"
+
+
+def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
+    """Run `callback` once the session's transaction has committed, never if it rolls back:
+    how a copy in memory learns of a write only when the write is true."""
+    session.sync_session.info.setdefault(_AFTER_COMMIT, []).append(callback)
+
+
+@event.listens_for(Session, "after_flush")
+def _note_written_tables(session: Session, _context: Any) -> None:
+    watched = session.info.get(_WATCHERS)
+    if watched:
+        for row in (*session.new, *session.dirty, *session.deleted):
+            if type(row) in watched:
+                session.info.setdefault(_WRITTEN, set()).add(type(row))
+
+
+@event.listens_for(Session, "after_commit")
+def _run_after_commit(session: Session) -> None:
+    for callback in session.info.pop(_AFTER_COMMIT, []):
+        callback()
+    for table in session.info.pop(_WRITTEN, ()):
+        for watcher in session.info[_WATCHERS][table]:
+            watcher()
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _drop_after_rollback(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_AFTER_COMMIT, None)
+        session.info.pop(_WRITTEN, None)
 
 
 T = TypeVar("T")

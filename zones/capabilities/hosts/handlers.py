@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from zones.capabilities.hosts import registry
+from zones.capabilities.hosts.appkeys import HOST_BOARD
 from zones.capabilities.hosts.schemas import (
     HOST_NAME_PATTERN,
     HeartbeatEnvelope,
@@ -34,6 +35,7 @@ async def heartbeat(call: Call[HeartbeatEnvelope]) -> web.StreamResponse:
         live = await registry.record_heartbeat(
             session, name, beat.capabilities, beat.inventory, beat.ttl, call.caller
         )
+        call.app[HOST_BOARD].heard(session, live)
     return json_response(HostEnvelope(host=Host(**registry.host_record(live))))
 
 
@@ -51,4 +53,5 @@ async def delete_host(call: Call[None]) -> web.StreamResponse:
     name = call.path_name("name", HOST_NAME_PATTERN)
     async with call.app[SESSIONS].begin() as session:
         await registry.remove_host(session, name)
+        call.app[HOST_BOARD].removed(session, name)
     return web.Response(status=204)

@@ -22,29 +22,22 @@ from zones.router.index.answers import News
 from zones.router.index.models import ClientChild, ClientIndex
 
 
-async def lock_client(session: AsyncSession, client: str) -> None:
-    """Bump the client's revision and change time (creating its row): locks it till commit."""
+async def lock_client(session: AsyncSession, client: str, local_delta: int = 0) -> None:
+    """Bump the client's revision and change time (creating its row), and move its local
+    count by `local_delta`, in one statement: locks the row till commit."""
     now = utcnow()
     insert = dialect_insert(session, ClientIndex).values(
-        client=client, local_count=0, revision=1, changed_at=now
+        client=client, local_count=max(local_delta, 0), revision=1, changed_at=now
     )
-    await session.execute(
-        insert.on_conflict_do_update(
-            index_elements=["client"],
-            set_={"revision": ClientIndex.revision + 1, "changed_at": now},
-        )
-    )
+    changes: dict[str, Any] = {"revision": ClientIndex.revision + 1, "changed_at": now}
+    if local_delta:
+        changes["local_count"] = floored(ClientIndex.local_count + local_delta)
+    await session.execute(insert.on_conflict_do_update(index_elements=["client"], set_=changes))
 
 
 async def add_local(session: AsyncSession, client: str, delta: int) -> None:
     """An instance of the client was inserted here (+1) or deleted (-1)."""
-    await lock_client(session, client)
-    await session.execute(
-        update(ClientIndex)
-        .where(ClientIndex.client == client)
-        .values(local_count=floored(ClientIndex.local_count + delta))
-        .execution_options(synchronize_session=False)
-    )
+    await lock_client(session, client, delta)
 
 
 async def update_child(

@@ -5,8 +5,10 @@ each zone's database for the same two facts (which child leads to this
 instance, and how to reach that child). Mappings are remembered when written
 or first read and forgotten when removed; a stale one (another worker removed
 it) costs one 404 from the child, after which it is forgotten. Children are
-re-read at most every `children_ttl` seconds, so health and credential
-changes reach the hot path within that time.
+read again after every commit of this process that wrote one (a poll round,
+a zone added, changed or removed), and at most every `children_ttl` seconds
+for what other workers wrote; each child's aggregate is parsed once per
+generation it reports, not per create.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from zones.node.database import Sessions
+from zones.capabilities.aggregate import Aggregate, FreeSummary, aggregate_from_json, free_from_json
+from zones.node.database import Sessions, watch_commits
 from zones.router.children.models import ChildZone
 
 
@@ -34,6 +37,15 @@ class CachedMapping:
     created_at: datetime
 
 
+@dataclass(frozen=True)
+class ChildAggregate:
+    """What a child last reported it offers, parsed: its capabilities and free inventory."""
+
+    generation: object
+    capabilities: Aggregate
+    free: FreeSummary
+
+
 class RoutingCache:
     def __init__(self, sessions: Sessions, children_ttl: float = 1.0, capacity: int = 200_000):
         self._sessions = sessions
@@ -41,6 +53,9 @@ class RoutingCache:
         self._capacity = capacity
         self._children: dict[int, ChildZone] = {}
         self._children_read_at = float("-inf")
+        self._children_changes = 0
+        self._aggregates: dict[int, ChildAggregate] = {}
+        watch_commits(sessions, ChildZone, self.children_changed)
         self._mappings: OrderedDict[str, CachedMapping] = OrderedDict()
         self._creating: dict[str, tuple[asyncio.Lock, int]] = {}
         self._lists: set[asyncio.Event] = set()
@@ -107,6 +122,26 @@ class RoutingCache:
         """Drop every remembered mapping (the database's were rebuilt or restored)."""
         self._mappings.clear()
 
+    def children_changed(self) -> None:
+        """A commit wrote a child: read them again before the next use."""
+        self._children_changes += 1
+        self._children_read_at = float("-inf")
+
+    def aggregate(self, child: ChildZone) -> ChildAggregate | None:
+        """The child's last reported aggregate, parsed once per generation; None if none."""
+        if child.last_info is None:
+            return None
+        generation = child.last_info.get("generation")
+        known = self._aggregates.get(child.id)
+        if known is None or generation is None or known.generation != generation:
+            known = ChildAggregate(
+                generation,
+                aggregate_from_json(child.last_info["capabilities"]),
+                free_from_json(child.last_info["free"]),
+            )
+            self._aggregates[child.id] = known
+        return known
+
     async def child(self, child_id: int) -> ChildZone | None:
         return (await self._fresh_children()).get(child_id)
 
@@ -115,8 +150,13 @@ class RoutingCache:
 
     async def _fresh_children(self) -> dict[int, ChildZone]:
         if time.monotonic() - self._children_read_at > self._children_ttl:
+            changes, started = self._children_changes, time.monotonic()
             async with self._sessions.begin() as session:
                 rows = await session.scalars(select(ChildZone))
                 self._children = {row.id: row for row in rows}
-            self._children_read_at = time.monotonic()
+            for gone in self._aggregates.keys() - self._children.keys():
+                del self._aggregates[gone]
+            # A commit that wrote a child while this read was out: read again next time.
+            if self._children_changes == changes:
+                self._children_read_at = started
         return self._children

@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import CompoundSelect, bindparam, literal, select, union_all
+
 from zones.errors import (
     ChildAnswerLost,
     ChildError,
@@ -44,20 +46,21 @@ async def create(route: Route, new: NewInstance, forwarded: bool) -> dict[str, A
 
 async def create_once(route: Route, new: NewInstance, forwarded: bool) -> dict[str, Any]:
     new = new.inside(route.name)
-    async with route.sessions.begin() as session:
-        existing = await session.get(InstanceRow, new.id)
-        if existing is not None:
-            return local_view(local.same_request(existing, new.client, new.fingerprint))
-        mapped = await mapped_before(session, new.id)
+    async with route.sessions.begin() as session:  # a first try is placed in this transaction
+        seen = (await session.execute(earlier_attempt, {"id": new.id})).first()
+        if seen is not None and seen.kind == "instance":
+            existing = await session.get(InstanceRow, new.id)
+            if existing is not None:
+                return local_view(local.same_request(existing, new.client, new.fingerprint))
+        mapped = None if seen is None else await session.get(ChildZone, seen.child_id)
+        if mapped is None:
+            outcome = await stored_here(session, route, new)
     if mapped is not None:
-        earlier = await retry_where_sent(route, mapped, new)
-        if earlier is not None:
-            return earlier
-    async with route.sessions.begin() as session:
-        placed = await place_here(session, route, new)
-        if placed.host is not None:
-            return local_view(await store_local(session, route, new, placed.host, None))
-        candidates = await candidate_children(session, route, new)
+        outcome = await retried_where_sent(route, mapped, new)
+    if isinstance(outcome, dict):
+        return outcome
+    placed = outcome
+    candidates = await candidate_children(route, new)
     reasons = [f"{route.name}: {placed.fault}"]
     if not candidates:
         reasons.append(f"{route.name}: no healthy child may satisfy it and have room")
@@ -72,6 +75,27 @@ async def create_once(route: Route, new: NewInstance, forwarded: bool) -> dict[s
         return local_view(await store_local(session, route, new, None, "; ".join(reasons)))
 
 
+async def stored_here(
+    session: AsyncSession, route: Route, new: NewInstance
+) -> dict[str, Any] | Placement:
+    """The instance placed on one of this zone's own hosts and stored, or why not."""
+    placed = await place_here(session, route, new)
+    if placed.host is None:
+        return placed
+    return local_view(await store_local(session, route, new, placed.host, None))
+
+
+async def retried_where_sent(
+    route: Route, mapped: ChildZone, new: NewInstance
+) -> dict[str, Any] | Placement:
+    """An earlier try sent this id to `mapped`: its answer, or (it has nothing) a new try here."""
+    earlier = await retry_where_sent(route, mapped, new)
+    if earlier is not None:
+        return earlier
+    async with route.sessions.begin() as session:
+        return await stored_here(session, route, new)
+
+
 async def place_here(
     session: AsyncSession, route: Route, new: NewInstance, leaving: str | None = None
 ) -> Placement:
@@ -79,8 +103,24 @@ async def place_here(
     if new.target is not None:
         return Placement(None, f"the instance is to go inside {new.target}, below this zone")
     return await place_on_own_hosts(
-        session, new.open_conditions, new.resources, route.settings.zone.capabilities, leaving
+        session,
+        route.hosts,
+        new.open_conditions,
+        new.resources,
+        route.settings.zone.capabilities,
+        leaving,
     )
+
+
+# Whether this id was seen here before: held here, or sent down to a child. One statement.
+earlier_attempt: CompoundSelect[tuple[str, int | None]] = union_all(
+    select(literal("instance").label("kind"), literal(None).label("child_id")).where(
+        InstanceRow.id == bindparam("id")
+    ),
+    select(literal("mapping"), InstanceMapping.child_id).where(
+        InstanceMapping.instance_id == bindparam("id")
+    ),
+)
 
 
 async def mapped_before(session: AsyncSession, instance_id: str) -> ChildZone | None:

@@ -129,7 +129,7 @@ async def delete_once(route: Route, instance_id: str, client: str | None) -> str
     async with route.sessions.begin() as session:
         row = await local.find_visible(session, instance_id, client)
         if row is not None:
-            if not await local.remove(session, row):
+            if not await local.remove(session, route.hosts, row):
                 raise local.not_found(instance_id)
             return row.client
         mapping, child = await mapped_child(session, instance_id, client)

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, delete, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute
 
-from zones.capabilities.hosts.registry import release
+from zones.capabilities.hosts.board import HostBoard
 from zones.errors import BadRequest, Conflict, NotFound
 from zones.node.database import AsyncSession
 from zones.router.index.updates import add_local
@@ -44,7 +44,7 @@ async def find_visible(
     return instance
 
 
-async def remove(session: AsyncSession, instance: Instance) -> bool:
+async def remove(session: AsyncSession, hosts: HostBoard, instance: Instance) -> bool:
     """Delete the instance and free what it held; False when a concurrent delete won."""
     removed = await session.execute(
         delete(Instance)
@@ -54,7 +54,7 @@ async def remove(session: AsyncSession, instance: Instance) -> bool:
     if removed.rowcount != 1:  # type: ignore[attr-defined]
         return False  # only the delete that removed the row gives its allocation back
     if instance.host is not None and instance.status == "ACTIVE":
-        await release(session, instance.host, instance.resources)
+        await hosts.release(session, instance.host, instance.resources)
     await add_local(session, instance.client, -1)
     return True
 

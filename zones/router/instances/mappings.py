@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import delete
 
-from zones.node.database import AsyncSession, upsert, utcnow
+from zones.node.database import AsyncSession, dialect_insert, upsert, utcnow
 from zones.router.index.answers import News
 from zones.router.index.updates import lock_client, update_child
 from zones.router.instances.cache import CachedMapping
@@ -48,11 +48,14 @@ async def record_mapping(
     }
     async with route.sessions.begin() as session:
         await lock_client(session, client)  # first: what is read below is then current
-        known = await session.get(InstanceMapping, snapshot["id"])
-        if state == "PENDING" and known is not None and known.state == "ACTIVE":
-            return  # what is known to be placed stays known
-        # One statement: concurrent retries of one create all record the same mapping.
-        await upsert(session, InstanceMapping, values, keys=["instance_id"])
+        if not await inserted_new(session, values):
+            known = await session.get(InstanceMapping, snapshot["id"])
+            if state == "PENDING" and known is not None and known.state == "ACTIVE":
+                return  # what is known to be placed stays known
+            # One statement: concurrent retries of one create all record the same mapping.
+            await upsert(session, InstanceMapping, values, keys=["instance_id"])
+        else:
+            known = None
         gained = known is None or known.child_id != child_id
         unknown = news is None
         await update_child(session, client, child_id, int(gained), news, answer_unknown=unknown)
@@ -63,6 +66,18 @@ async def record_mapping(
         route.cache.remember(snapshot["id"], CachedMapping(child_id, client, snapshot, created_at))
     else:
         route.cache.forget(snapshot["id"])
+
+
+async def inserted_new(session: AsyncSession, values: dict[str, Any]) -> bool:
+    """Insert the mapping unless the id has one: True when it was new (the common case,
+    one statement); False leaves the known one for the caller to read and update."""
+    insert = dialect_insert(session, InstanceMapping).values(**values)
+    inserted = await session.execute(
+        insert.on_conflict_do_nothing(index_elements=["instance_id"]).returning(
+            InstanceMapping.instance_id
+        )
+    )
+    return inserted.first() is not None
 
 
 async def forget_mapping(route: Route, instance_id: str, news: News | None = None) -> None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from zones.capabilities.hosts.registry import release
+from zones.capabilities.hosts.board import HostBoard
 from zones.capabilities.matching import Condition, parse_requirements, split_static
 from zones.errors import (
     BadRequest,
@@ -146,7 +146,7 @@ async def move_from_here(route: Route, request: Move, row: InstanceRow) -> dict[
     async with route.sessions.begin() as session:
         current = await session.get(InstanceRow, row.id)
         if current is not None:
-            await local.remove(session, current)
+            await local.remove(session, route.hosts, current)
     return answer
 
 
@@ -163,14 +163,16 @@ async def rehost_here(route: Route, new: NewInstance) -> tuple[dict[str, Any] | 
         placed = await place_here(session, route, new, leaving=current.host)
         if placed.host is None:
             return None, placed.fault
-        await rehost(session, current, placed.host, new)
+        await rehost(session, route.hosts, current, placed.host, new)
         return local_view(current), None
 
 
-async def rehost(session: AsyncSession, row: InstanceRow, host: str, new: NewInstance) -> None:
+async def rehost(
+    session: AsyncSession, hosts: HostBoard, row: InstanceRow, host: str, new: NewInstance
+) -> None:
     """Point the row at its new host (already allocated there) and free the old one."""
     if row.status == "ACTIVE" and row.host is not None:
-        await release(session, row.host, row.resources)
+        await hosts.release(session, row.host, row.resources)
     row.host, row.status, row.fault = host, "ACTIVE", None
     row.requirements = new.requirements
 
@@ -179,8 +181,7 @@ async def copy_below(
     route: Route, new: NewInstance, reasons: list[str], excluded: frozenset[int]
 ) -> dict[str, Any]:
     """The new copy, made below one of the children placement picks; NothingFits if none."""
-    async with route.sessions.begin() as session:
-        candidates = await candidate_children(session, route, new, excluded)
+    candidates = await candidate_children(route, new, excluded)
     for child in candidates:
         try:
             answer = await try_child(route, child, new)

@@ -15,10 +15,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import select
-
-from zones.capabilities.aggregate import aggregate_from_json, free_from_json
-from zones.capabilities.hosts.registry import LiveHost, allocate, live_hosts
+from zones.capabilities.hosts.board import HostBoard
+from zones.capabilities.hosts.registry import LiveHost
 from zones.capabilities.matching import (
     Condition,
     aggregate_may_satisfy,
@@ -53,6 +51,7 @@ def headroom(host: LiveHost, resources: Mapping[str, float]) -> float:
 
 async def place_on_own_hosts(
     session: AsyncSession,
+    board: HostBoard,
     conditions: list[Condition],
     resources: Mapping[str, float],
     static: Mapping[str, CapabilityValue],
@@ -62,35 +61,36 @@ async def place_on_own_hosts(
     remaining = split_static(conditions, static)
     if remaining is None:
         return Placement(None, "this zone's own capabilities rule the requirements out")
-    hosts = [host for host in await live_hosts(session) if host.name != leaving]
+    hosts = [host for host in await board.live(session) if host.name != leaving]
     suitable = [host for host in hosts if host_satisfies(remaining, host.capabilities)]
     if not suitable:
         return Placement(None, "no live host satisfies the requirements")
     roomy = [host for host in suitable if fits_host(resources, host.free)]
     for host in sorted(roomy, key=lambda host: -headroom(host, resources)):
-        if await allocate(session, host.name, resources):
+        if await board.allocate(session, host.name, resources):
             return Placement(host.name, None)
     wanted = ", ".join(f"{key} {amount:g}" for key, amount in resources.items()) or "nothing"
     return Placement(None, f"no host that satisfies the requirements has room for {wanted}")
 
 
 async def candidate_children(
-    session: AsyncSession, route: Route, new: NewInstance, excluded: frozenset[int] = frozenset()
+    route: Route, new: NewInstance, excluded: frozenset[int] = frozenset()
 ) -> list[ChildZone]:
-    """Healthy children that may place the instance, best first."""
+    """Healthy children that may place the instance, best first (from memory's copy)."""
     remaining = split_static(new.open_conditions, route.settings.zone.capabilities)
     if remaining is None:
         return []
-    healthy = await session.scalars(select(ChildZone).where(ChildZone.is_healthy))
     ranked = []
-    for child in healthy:
-        if child.last_info is None or child.id in excluded:
+    for child in await route.cache.children():
+        reported = route.cache.aggregate(child)
+        if not child.is_healthy or reported is None or child.id in excluded:
             continue
         if new.target is not None and new.target not in zone_names(child):
             continue
-        capabilities = aggregate_from_json(child.last_info["capabilities"])
-        free = free_from_json(child.last_info["free"])
-        if aggregate_may_satisfy(remaining, capabilities) and may_fit_zone(new.resources, free):
+        free = reported.free
+        if aggregate_may_satisfy(remaining, reported.capabilities) and may_fit_zone(
+            new.resources, free
+        ):
             room = sum(free[key].sum for key in new.resources if key in free)
             ranked.append((-child.weight_offset, -room, child.id, child))
     return [child for *_, child in sorted(ranked, key=lambda entry: entry[:3])]

@@ -8,6 +8,8 @@ from typing import Any
 from aiohttp import web
 
 from zones.auth.appkeys import TOKEN_VERIFIER
+from zones.capabilities.hosts.appkeys import HOST_BOARD
+from zones.capabilities.hosts.board import HostBoard
 from zones.node.appkeys import SESSIONS, SETTINGS, ZONE_UUID
 from zones.node.config import Settings
 from zones.node.database import AsyncSession, Sessions
@@ -36,6 +38,7 @@ class Route:
     sessions: Sessions
     forwarder: Forwarder
     cache: RoutingCache
+    hosts: HostBoard
     # This zone's client index answer after this request's last write, for its parent.
     told: dict[str, News] = field(default_factory=dict)
 
@@ -71,6 +74,7 @@ def route_of(call: Call[Any]) -> Route:
         sessions=call.app[SESSIONS],
         forwarder=call.app[FORWARDER],
         cache=call.app[ROUTING_CACHE],
+        hosts=call.app[HOST_BOARD],
     )
 
 
