@@ -17,14 +17,16 @@ from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, DateTime, Dialect, event, text
+from sqlalchemy import Connection, DateTime, Dialect, Table, event, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
-from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction
+from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
+
+from zones.node.commits import session_info
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -51,19 +53,8 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-_WATCHERS = "zones.commit_watchers"
-_WRITTEN = "zones.written_tables"
-
-
 def create_sessions(engine: AsyncEngine) -> Sessions:
-    watchers: dict[type[Base], list[Callable[[], None]]] = {}
-    return async_sessionmaker(engine, expire_on_commit=False, info={_WATCHERS: watchers})
-
-
-def watch_commits(sessions: Sessions, table: type[Base], callback: Callable[[], None]) -> None:
-    """Call `callback` after each commit of these sessions that wrote rows of `table`
-    through the ORM (added, changed or deleted objects): a copy in memory then reads again."""
-    sessions.kw["info"][_WATCHERS].setdefault(table, []).append(callback)
+    return async_sessionmaker(engine, expire_on_commit=False, info=session_info())
 
 
 # Alembic keeps its migration context in module globals, so two zones served by
@@ -136,42 +127,30 @@ async def upsert(
 
 def dialect_insert(session: AsyncSession, table: type[Base]) -> Any:
     """An INSERT with this backend's ON CONFLICT support (SQLite and PostgreSQL spell it alike)."""
-    dialect = session.get_bind().dialect.name
-    return (sqlite_insert if dialect == "sqlite" else postgresql_insert)(table)
+    return insert_for(dialect_of(session), table)
 
 
-_AFTER_COMMIT = "zones.after_commit"
+def dialect_of(session: AsyncSession) -> str:
+    """ "sqlite" or "postgresql": the key of statements built once per backend."""
+    return session.get_bind().dialect.name
 
 
-def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
-    """Run `callback` once the session's transaction has committed, never if it rolls back:
-    how a copy in memory learns of a write only when the write is true."""
-    session.sync_session.info.setdefault(_AFTER_COMMIT, []).append(callback)
+def insert_for(dialect: str, table: type[Base]) -> Any:
+    """A Core INSERT into `table` with `dialect`'s ON CONFLICT clauses (not the ORM's bulk path)."""
+    return (sqlite_insert if dialect == "sqlite" else postgresql_insert)(table_of(table))
 
 
-@event.listens_for(Session, "after_flush")
-def _note_written_tables(session: Session, _context: Any) -> None:
-    watched = session.info.get(_WATCHERS)
-    if watched:
-        for row in (*session.new, *session.dirty, *session.deleted):
-            if type(row) in watched:
-                session.info.setdefault(_WRITTEN, set()).add(type(row))
+def table_of(model: type[Base]) -> Table:
+    """The Core table under an ORM model."""
+    table: Table = model.__table__  # type: ignore[assignment]
+    return table
 
 
-@event.listens_for(Session, "after_commit")
-def _run_after_commit(session: Session) -> None:
-    for callback in session.info.pop(_AFTER_COMMIT, []):
-        callback()
-    for table in session.info.pop(_WRITTEN, ()):
-        for watcher in session.info[_WATCHERS][table]:
-            watcher()
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _drop_after_rollback(session: Session, transaction: SessionTransaction) -> None:
-    if transaction.parent is None:
-        session.info.pop(_AFTER_COMMIT, None)
-        session.info.pop(_WRITTEN, None)
+async def run(session: AsyncSession, statement: Any, params: dict[str, Any]) -> Any:
+    """Run a statement built once (bound parameters only) on the session's connection, in its
+    transaction: the hot paths skip the ORM's execution path and build no statement per call."""
+    connection = await session.connection()
+    return await connection.execute(statement, params)
 
 
 T = TypeVar("T")

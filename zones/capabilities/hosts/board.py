@@ -14,12 +14,14 @@ host is tried), or miss a host for at most `refresh` seconds.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
+from datetime import datetime
 
 from zones.capabilities.hosts import registry
 from zones.capabilities.hosts.registry import LiveHost
-from zones.node.database import AsyncSession, after_commit, utcnow
+from zones.node.commits import after_commit
+from zones.node.database import AsyncSession, utcnow
 
 
 class HostBoard:
@@ -28,6 +30,7 @@ class HostBoard:
         self._hosts: dict[str, LiveHost] = {}
         self._read_at = float("-inf")
         self._changes = 0  # copies made since start: a read that overlapped one is re-read
+        self._listeners: list[Callable[[], None]] = []
 
     async def live(self, session: AsyncSession) -> list[LiveHost]:
         """The hosts whose expiry is still ahead, by name; read again in the caller's
@@ -39,6 +42,16 @@ class HostBoard:
             (host for host in self._hosts.values() if host.expires_at > now),
             key=lambda host: host.name,
         )
+
+    def on_change(self, listener: Callable[[], None]) -> None:
+        """Call `listener` whenever what a live host offers changes here: a host comes, goes,
+        or says or holds other amounts (not when a heartbeat only moves its expiry)."""
+        self._listeners.append(listener)
+
+    def earliest_expiry(self) -> datetime | None:
+        """When the first of the hosts now live expires (what is live changes then)."""
+        now = utcnow()
+        return min((h.expires_at for h in self._hosts.values() if h.expires_at > now), default=None)
 
     async def allocate(
         self, session: AsyncSession, name: str, resources: Mapping[str, float]
@@ -64,18 +77,27 @@ class HostBoard:
 
     async def _read(self, session: AsyncSession) -> None:
         changes, started = self._changes, time.monotonic()
-        hosts = await registry.live_hosts(session)
-        self._hosts = {host.name: host for host in hosts}
+        hosts = {host.name: host for host in await registry.live_hosts(session)}
+        differ = {name: offer(host) for name, host in hosts.items()} != {
+            name: offer(host) for name, host in self._hosts.items()
+        }
+        self._hosts = hosts
         # A copy made while reading may be missing from what was read: read again soon.
         self._read_at = started if self._changes == changes else float("-inf")
+        if differ:
+            self._changed()
 
     def _copy(self, host: LiveHost) -> None:
         self._changes += 1
+        known = self._hosts.get(host.name)
         self._hosts[host.name] = host
+        if known is None or known.expires_at <= utcnow() or offer(known) != offer(host):
+            self._changed()
 
     def _drop(self, name: str) -> None:
         self._changes += 1
-        self._hosts.pop(name, None)
+        if self._hosts.pop(name, None) is not None:
+            self._changed()
 
     def _allocated(self, name: str, resources: Mapping[str, float], sign: int) -> None:
         self._changes += 1
@@ -87,3 +109,13 @@ class HostBoard:
             if key in allocations:
                 allocations[key] = max(allocations[key] + sign * amount, 0.0)
         self._hosts[name] = replace(host, allocations=allocations)
+        self._changed()
+
+    def _changed(self) -> None:
+        for listener in self._listeners:
+            listener()
+
+
+def offer(host: LiveHost) -> tuple[object, ...]:
+    """What a host offers placement, its expiry aside."""
+    return (host.capabilities, host.inventory, host.allocations)

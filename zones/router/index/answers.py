@@ -27,9 +27,9 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
 
-from zones.node.database import AsyncSession
+from zones.node.database import AsyncSession, run
 from zones.router.children.http import LOOKUP_HEADER
 from zones.router.children.models import ChildZone
 from zones.router.index.models import ClientChild, ClientIndex, IndexRebuild
@@ -95,21 +95,25 @@ class IndexRead:
 
 async def read_index(session: AsyncSession, client: str, here: Here) -> IndexRead:
     """The client's answer from this zone's own index: one indexed query, no child asked."""
+    rows = (await run(session, _index_statement, {"client": client})).all()
+    rebuilding, revision, local = rows[0][0] > 0, rows[0][1] or 0, rows[0][2] or 0
+    holding = [(answer, name, url) for _, _, _, answer, name, url in rows if name is not None]
+    return IndexRead(rebuilding, revision, decide(here, local, holding))
+
+
+def _index_read() -> Any:
+    """Built once: the rebuild flag, the client's row and up to two children holding it."""
     flag = select(func.count().label("rebuilding")).select_from(IndexRebuild).subquery()
     source = (
-        flag.outerjoin(ClientIndex, ClientIndex.client == client)
+        flag.outerjoin(ClientIndex, ClientIndex.client == bindparam("client"))
         .outerjoin(ClientChild, and_(ClientChild.client == ClientIndex.client, holds))
         .outerjoin(ChildZone, ChildZone.id == ClientChild.child_id)
     )
     columns = (ClientIndex.revision, ClientIndex.local_count, ClientChild.answer, ChildZone.name)
-    rows = (
-        await session.execute(
-            select(flag.c.rebuilding, *columns, ChildZone.api_url).select_from(source).limit(2)
-        )
-    ).all()
-    rebuilding, revision, local = rows[0][0] > 0, rows[0][1] or 0, rows[0][2] or 0
-    holding = [(answer, name, url) for _, _, _, answer, name, url in rows if name is not None]
-    return IndexRead(rebuilding, revision, decide(here, local, holding))
+    return select(flag.c.rebuilding, *columns, ChildZone.api_url).select_from(source).limit(2)
+
+
+_index_statement = _index_read()
 
 
 Holding = tuple[dict[str, Any] | None, str, str]  # a child's kept answer, its name and URL

@@ -13,11 +13,13 @@ zones.router.instances.reindex's.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
-from sqlalchemy import JSON, case, literal, null, select, update
+from sqlalchemy import Integer, bindparam, case, null, select, update
 
-from zones.node.database import AsyncSession, dialect_insert, utcnow
+from zones.node.commits import wrote
+from zones.node.database import AsyncSession, UtcDateTime, dialect_of, insert_for, run, utcnow
 from zones.router.index.answers import News
 from zones.router.index.models import ClientChild, ClientIndex
 
@@ -25,14 +27,26 @@ from zones.router.index.models import ClientChild, ClientIndex
 async def lock_client(session: AsyncSession, client: str, local_delta: int = 0) -> None:
     """Bump the client's revision and change time (creating its row), and move its local
     count by `local_delta`, in one statement: locks the row till commit."""
-    now = utcnow()
-    insert = dialect_insert(session, ClientIndex).values(
-        client=client, local_count=max(local_delta, 0), revision=1, changed_at=now
+    params = {"client": client, "now": utcnow(), "delta": local_delta, "first": max(local_delta, 0)}
+    await run(session, _lock_statement(dialect_of(session)), params)
+    wrote(session, ClientIndex, client)
+
+
+@cache
+def _lock_statement(dialect: str) -> Any:
+    table = ClientIndex.__table__.c
+    insert = insert_for(dialect, ClientIndex).values(
+        client=bindparam("client"),
+        local_count=bindparam("first", type_=Integer()),
+        revision=1,
+        changed_at=bindparam("now", type_=UtcDateTime()),
     )
-    changes: dict[str, Any] = {"revision": ClientIndex.revision + 1, "changed_at": now}
-    if local_delta:
-        changes["local_count"] = floored(ClientIndex.local_count + local_delta)
-    await session.execute(insert.on_conflict_do_update(index_elements=["client"], set_=changes))
+    changes = {
+        "revision": table.revision + 1,
+        "changed_at": insert.excluded.changed_at,
+        "local_count": floored(table.local_count + bindparam("delta", type_=Integer())),
+    }
+    return insert.on_conflict_do_update(index_elements=["client"], set_=changes)
 
 
 async def add_local(session: AsyncSession, client: str, delta: int) -> None:
@@ -54,29 +68,46 @@ async def update_child(
     kept answer may be too low and the child itself answers until it tells again.
     The caller has locked the client (`lock_client`) in this transaction."""
     told = news if news is not None and news.client == client else None
-    answer: Any = ClientChild.answer
-    revision: Any = ClientChild.answer_revision
-    if told is not None:
-        newer = ClientChild.answer_revision < told.revision
-        answer = case((newer, literal(told.answer, JSON(none_as_null=True))), else_=answer)
-        revision = case((newer, told.revision), else_=revision)
-    elif answer_unknown:
-        answer = null()
-    insert = dialect_insert(session, ClientChild).values(
-        client=client,
-        child_id=child_id,
-        count=max(delta, 0),
-        answer=None if told is None else told.answer,
-        answer_revision=-1 if told is None else told.revision,
+    kept = "told" if told is not None else "unknown" if answer_unknown else "kept"
+    params: dict[str, Any] = {
+        "client": client,
+        "child": child_id,
+        "delta": delta,
+        "first": max(delta, 0),
+        "answer": None if told is None else told.answer,
+        "revision": -1 if told is None else told.revision,
+    }
+    await run(session, _child_statement(dialect_of(session), kept), params)
+
+
+@cache
+def _child_statement(dialect: str, kept: str) -> Any:
+    """The child entry's upsert; `kept` says what becomes of its answer: "told" (the new one,
+    unless a newer one is kept), "unknown" (none), "kept" (left as it is)."""
+    table = ClientChild.__table__.c
+    told_answer = bindparam("answer", type_=table.answer.type)
+    told_revision = bindparam("revision", type_=Integer())
+    insert = insert_for(dialect, ClientChild).values(
+        client=bindparam("client"),
+        child_id=bindparam("child", type_=Integer()),
+        count=bindparam("first", type_=Integer()),
+        answer=told_answer,
+        answer_revision=told_revision,
     )
+    answer: Any = table.answer
+    revision: Any = table.answer_revision
+    if kept == "told":
+        newer = table.answer_revision < insert.excluded.answer_revision
+        answer = case((newer, insert.excluded.answer), else_=answer)
+        revision = case((newer, insert.excluded.answer_revision), else_=revision)
+    elif kept == "unknown":
+        answer = null()
     changes = {
-        "count": floored(ClientChild.count + delta),
+        "count": floored(table.count + bindparam("delta", type_=Integer())),
         "answer": answer,
         "answer_revision": revision,
     }
-    await session.execute(
-        insert.on_conflict_do_update(index_elements=["client", "child_id"], set_=changes)
-    )
+    return insert.on_conflict_do_update(index_elements=["client", "child_id"], set_=changes)
 
 
 def floored(amount: Any) -> Any:
@@ -100,6 +131,7 @@ async def keep_child_answer_now(
         .values(answer=answer)
         .execution_options(synchronize_session=False)
     )
+    wrote(session, ClientIndex, client)
 
 
 async def forget_child_answers(session: AsyncSession, child_id: int) -> None:
@@ -111,6 +143,7 @@ async def forget_child_answers(session: AsyncSession, child_id: int) -> None:
         .values(answer=None, answer_revision=-1)
         .execution_options(synchronize_session=False)
     )
+    wrote(session, ClientIndex)  # answers of many clients changed
 
 
 async def forget_child(session: AsyncSession, child_id: int) -> None:

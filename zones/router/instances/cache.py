@@ -25,7 +25,8 @@ from typing import Any
 from sqlalchemy import select
 
 from zones.capabilities.aggregate import Aggregate, FreeSummary, aggregate_from_json, free_from_json
-from zones.node.database import Sessions, watch_commits
+from zones.node.commits import watch_commits
+from zones.node.database import Sessions
 from zones.router.children.models import ChildZone
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import CompoundSelect, bindparam, literal, select, union_all
+from sqlalchemy import CompoundSelect, bindparam, insert, literal, select, union_all
 
 from zones.errors import (
     ChildAnswerLost,
@@ -25,7 +25,8 @@ from zones.errors import (
     LoopDetected,
     NothingFits,
 )
-from zones.node.database import AsyncSession, utcnow
+from zones.node.commits import wrote
+from zones.node.database import AsyncSession, run, table_of, utcnow
 from zones.router.children.models import ChildZone
 from zones.router.index.answers import parse_news
 from zones.router.index.updates import add_local
@@ -47,7 +48,7 @@ async def create(route: Route, new: NewInstance, forwarded: bool) -> dict[str, A
 async def create_once(route: Route, new: NewInstance, forwarded: bool) -> dict[str, Any]:
     new = new.inside(route.name)
     async with route.sessions.begin() as session:  # a first try is placed in this transaction
-        seen = (await session.execute(earlier_attempt, {"id": new.id})).first()
+        seen = (await run(session, earlier_attempt, {"id": new.id})).first()
         if seen is not None and seen.kind == "instance":
             existing = await session.get(InstanceRow, new.id)
             if existing is not None:
@@ -112,6 +113,9 @@ async def place_here(
     )
 
 
+INSTANCE_COLUMNS = tuple(table_of(InstanceRow).columns.keys())
+insert_instance = insert(table_of(InstanceRow))  # the row comes as parameters (store_local)
+
 # Whether this id was seen here before: held here, or sent down to a child. One statement.
 earlier_attempt: CompoundSelect[tuple[str, int | None]] = union_all(
     select(literal("instance").label("kind"), literal(None).label("child_id")).where(
@@ -171,8 +175,8 @@ async def store_local(
         request_hash=new.fingerprint,
         created_at=new.created_at or utcnow(),
     )
-    session.add(row)
-    await session.flush()
+    await run(session, insert_instance, {name: getattr(row, name) for name in INSTANCE_COLUMNS})
+    wrote(session, InstanceRow)
     await add_local(session, new.client, 1)
     await route.tell_parent(session, new.client)
     return row

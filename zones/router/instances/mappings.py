@@ -9,11 +9,12 @@ lost, so a retry goes only there.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import delete
 
-from zones.node.database import AsyncSession, dialect_insert, upsert, utcnow
+from zones.node.database import AsyncSession, dialect_of, insert_for, run, upsert, utcnow
 from zones.router.index.answers import News
 from zones.router.index.updates import lock_client, update_child
 from zones.router.instances.cache import CachedMapping
@@ -71,13 +72,17 @@ async def record_mapping(
 async def inserted_new(session: AsyncSession, values: dict[str, Any]) -> bool:
     """Insert the mapping unless the id has one: True when it was new (the common case,
     one statement); False leaves the known one for the caller to read and update."""
-    insert = dialect_insert(session, InstanceMapping).values(**values)
-    inserted = await session.execute(
-        insert.on_conflict_do_nothing(index_elements=["instance_id"]).returning(
-            InstanceMapping.instance_id
-        )
-    )
+    inserted = await run(session, _insert_new_statement(dialect_of(session)), values)
     return inserted.first() is not None
+
+
+@cache
+def _insert_new_statement(dialect: str) -> Any:
+    """Built once per backend; the values come as parameters."""
+    insert = insert_for(dialect, InstanceMapping)
+    return insert.on_conflict_do_nothing(index_elements=["instance_id"]).returning(
+        insert.table.c.instance_id
+    )
 
 
 async def forget_mapping(route: Route, instance_id: str, news: News | None = None) -> None:
