@@ -39,8 +39,11 @@ from zones.router.children.forwarding import Forwarder
 from zones.router.children.http import ChildClient
 from zones.router.children.tokens import ChildTokens
 from zones.router.following import handlers as zone_handlers
-from zones.router.following.appkeys import POLLER
+from zones.router.following.appkeys import POLLER, ZONE_INFO
+from zones.router.following.info import ZoneInfoKeeper
 from zones.router.following.poller import ChildPoller
+from zones.router.index.appkeys import KEPT_ANSWERS
+from zones.router.index.kept import KeptAnswers
 from zones.router.instances import handlers as instance_handlers
 from zones.router.instances.appkeys import ROUTING_CACHE
 from zones.router.instances.cache import RoutingCache
@@ -118,6 +121,15 @@ async def http_session_context(app: web.Application) -> AsyncIterator[None]:
         app[FORWARDER] = Forwarder(app[CHILD_CLIENT], app[CHILD_TOKENS])
         app[ROUTING_CACHE] = RoutingCache(
             app[SESSIONS], children_ttl=settings.router.reread_interval
+        )
+        app[KEPT_ANSWERS] = KeptAnswers(app[SESSIONS], max_age=settings.router.reread_interval)
+        app[ZONE_INFO] = ZoneInfoKeeper(
+            settings,
+            app[ZONE_UUID],
+            app[SESSIONS],
+            app[HOST_BOARD],
+            app[ROUTING_CACHE],
+            max_age=settings.router.reread_interval,
         )
         yield
 

@@ -16,6 +16,7 @@ from tests.router.tree import Tree
 from zones.node.appkeys import SESSIONS
 from zones.node.database import utcnow
 from zones.router.children.models import ChildZone
+from zones.router.index.appkeys import KEPT_ANSWERS
 from zones.router.index.models import ClientChild, ClientIndex, IndexRebuild
 from zones.router.instances.appkeys import ROUTING_CACHE
 from zones.router.instances.models import InstanceMapping
@@ -28,6 +29,7 @@ async def wipe_index(tree: Tree, zone: str) -> None:
         for table in (ClientChild, ClientIndex, InstanceMapping):
             await session.execute(delete(table))
     tree.zones[zone].app[ROUTING_CACHE].forget_all()
+    tree.zones[zone].app[KEPT_ANSWERS].forget_all()
 
 
 async def run_reindex(config: Path) -> tuple[int, str]:

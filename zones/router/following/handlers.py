@@ -12,7 +12,7 @@ from aiohttp import web
 from zones.auth.appkeys import SECRET_BOX
 from zones.auth.keys import SecretUnreadable
 from zones.errors import Conflict
-from zones.node.appkeys import SESSIONS, SETTINGS, ZONE_UUID
+from zones.node.appkeys import SESSIONS, ZONE_UUID
 from zones.node.database import utcnow
 from zones.node.http.callers import Role
 from zones.node.http.endpoints import Call, EndpointTable, json_response
@@ -31,7 +31,8 @@ from zones.router.children.schemas import (
     Zones,
     ZoneUpdateEnvelope,
 )
-from zones.router.following.info import build_zone_info, etag_of
+from zones.router.following.appkeys import ZONE_INFO
+from zones.router.following.info import etag_of
 from zones.router.following.probe import ProbeResult, probe_child
 from zones.router.following.rounds import replace_capability_rows
 from zones.router.index.updates import forget_child, forget_child_answers
@@ -136,8 +137,7 @@ def name_fields(given: str | None, probe: ProbeResult, api_url: str) -> dict[str
     response=ZoneInfoEnvelope,
 )
 async def zone_info(call: Call[None]) -> web.StreamResponse:
-    async with call.app[SESSIONS].begin() as session:
-        info = await build_zone_info(session, call.app[SETTINGS], call.app[ZONE_UUID])
+    info = await call.app[ZONE_INFO].current()
     etag = etag_of(info.generation)
     if call.request.headers.get("If-None-Match") == etag:
         return web.Response(status=304, headers={"ETag": etag})

@@ -2,7 +2,8 @@
 
 The answer merges the zone's own static capabilities, those of its live
 hosts (and the instances it holds), and what its healthy children last
-reported (an offline or disabled child counts for nothing). `generation` is
+reported (an offline or disabled child counts for nothing). It is kept built
+(ZoneInfoKeeper) and built again only when something it shows changed. `generation` is
 derived from the rest of the answer, so it changes exactly when the answer
 does; parents send it back as `If-None-Match` and an unchanged zone answers
 304 without a body.
@@ -12,27 +13,31 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from datetime import datetime
 from typing import Any
 
 from zones.capabilities.aggregate import (
     aggregate,
-    aggregate_from_json,
     aggregate_to_json,
-    free_from_json,
     free_of_hosts,
     free_to_json,
     merge,
     merge_free,
 )
-from zones.capabilities.hosts.registry import live_hosts
+from zones.capabilities.hosts.board import HostBoard
+from zones.capabilities.hosts.registry import LiveHost
+from zones.node.commits import watch_commits
 from zones.node.config import Settings
-from zones.node.database import AsyncSession
+from zones.node.database import Sessions, utcnow
 from zones.router.children.models import ChildZone
-from zones.router.children.registry import list_children, zone_names
+from zones.router.children.registry import zone_names
 from zones.router.children.schemas import ChildSummary, ZoneInfo
 from zones.router.index.answers import last_change
+from zones.router.index.models import ClientIndex
+from zones.router.instances.cache import RoutingCache
 from zones.router.instances.local import count as count_instances
+from zones.router.instances.models import Instance
 
 
 def generation_of(content: dict[str, Any]) -> int:
@@ -44,19 +49,87 @@ def etag_of(generation: int) -> str:
     return f'"{generation}"'
 
 
-async def build_zone_info(session: AsyncSession, settings: Settings, zone_uuid: str) -> ZoneInfo:
-    hosts = await live_hosts(session)
-    children = await list_children(session)
+class ZoneInfoKeeper:
+    """This zone's info, built when something it shows changed, not on every poll.
+
+    Built from the copies in memory (live hosts, children and their parsed
+    aggregates) and two indexed reads; built again after a commit of this
+    process that changes what it shows (a host's offer, a child's name, state,
+    uuid or report, a client's row, an instance), when the first live host
+    expires, and at the latest `max_age` seconds after it was built (what
+    other processes over the same database wrote). Between, a poll answered 304
+    costs one comparison.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        zone_uuid: str,
+        sessions: Sessions,
+        hosts: HostBoard,
+        children: RoutingCache,
+        max_age: float,
+    ) -> None:
+        self._settings, self._uuid, self._sessions = settings, zone_uuid, sessions
+        self._hosts, self._children, self._max_age = hosts, children, max_age
+        self._info: ZoneInfo | None = None
+        self._valid_until = float("-inf")
+        self._changes = 0
+        hosts.on_change(self.changed)
+        watch_commits(sessions, ChildZone, self.changed, columns=SHOWN_OF_A_CHILD)
+        watch_commits(sessions, ClientIndex, self.changed)
+        watch_commits(sessions, Instance, self.changed)
+
+    def changed(self) -> None:
+        self._changes += 1
+        self._valid_until = float("-inf")
+
+    async def current(self) -> ZoneInfo:
+        if self._info is not None and time.monotonic() < self._valid_until:
+            return self._info
+        changes, started = self._changes, time.monotonic()
+        children = await self._children.children()
+        async with self._sessions.begin() as session:
+            hosts = await self._hosts.live(session)
+            counted = await count_instances(session)
+            clients_changed_at = await last_change(session)
+        info = zone_info_of(
+            self._settings, self._uuid, hosts, children, self._children, counted, clients_changed_at
+        )
+        self._info = info
+        if changes == self._changes:  # nothing changed while it was built
+            self._valid_until = started + min(self._max_age, self._until_first_expiry())
+        return info
+
+    def _until_first_expiry(self) -> float:
+        expiry = self._hosts.earliest_expiry()
+        return float("inf") if expiry is None else (expiry - utcnow()).total_seconds()
+
+
+# What /zones/info shows of a child: a change of anything else (poll times) does not count.
+SHOWN_OF_A_CHILD = ("name", "uuid", "enabled", "state", "last_info")
+
+
+def zone_info_of(
+    settings: Settings,
+    zone_uuid: str,
+    hosts: list[LiveHost],
+    children: list[ChildZone],
+    parsed: RoutingCache,
+    instances_here: int,
+    clients_changed_at: datetime | None,
+) -> ZoneInfo:
     capabilities = aggregate([settings.zone.capabilities, *(host.capabilities for host in hosts)])
     free = free_of_hosts(host.free for host in hosts)
-    host_count, instance_count = len(hosts), await count_instances(session)
+    host_count, instance_count = len(hosts), instances_here
+    children = sorted(children, key=lambda child: child.id)
     for child in children:
-        if child.is_healthy and child.last_info is not None:
-            reported = ZoneInfo.model_validate(child.last_info)
-            capabilities = merge(capabilities, aggregate_from_json(reported.capabilities))
-            free = merge_free(free, free_from_json(reported.free))
-            host_count += reported.hosts
-            instance_count += reported.instances
+        reported = parsed.aggregate(child) if child.is_healthy else None
+        if reported is not None and child.last_info is not None:
+            capabilities = merge(capabilities, reported.capabilities)
+            free = merge_free(free, reported.free)
+            host_count += int(child.last_info["hosts"])
+            instance_count += int(child.last_info["instances"])
     content: dict[str, Any] = {
         "uuid": zone_uuid,
         "name": settings.zone.name,
@@ -71,7 +144,7 @@ async def build_zone_info(session: AsyncSession, settings: Settings, zone_uuid: 
         ],
         "descendants": sorted(descendants_of(children)),
         "descendant_names": sorted(descendant_names_of(children)),
-        "clients_changed_at": iso(await last_change(session)),
+        "clients_changed_at": iso(clients_changed_at),
     }
     return ZoneInfo(**content, generation=generation_of(content))
 

@@ -25,6 +25,7 @@ from zones.node.fields import ACCOUNT_NAME_PATTERN
 from zones.node.http.callers import Role
 from zones.node.http.endpoints import Call, EndpointTable, json_response
 from zones.router.index import answers
+from zones.router.index.appkeys import KEPT_ANSWERS
 from zones.router.instances.local import page_limit
 from zones.router.instances.route import checked_route
 from zones.router.lookup.asking import ask_children
@@ -95,8 +96,7 @@ def client_parameter(call: Call[None]) -> str:
 async def lookup_client(call: Call[None]) -> web.StreamResponse:
     client = client_parameter(call)
     here = here_of(call)
-    async with call.app[SESSIONS].begin() as session:
-        read = await answers.read_index(session, client, here)
+    read = await call.app[KEPT_ANSWERS].read(client, here)
     lowest = read.answer
     if read.rebuilding:
         lowest = await ask_children(await checked_route(call), client, here)

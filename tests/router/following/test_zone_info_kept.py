@@ -1,0 +1,88 @@
+"""`/zones/info` is kept built: a poll of an unchanged zone asks its database nothing, and
+every change it shows is in the very next answer, with no wait."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+
+from tests.conftest import ZoneStarter
+from tests.harness import Answer, Api, eventually
+from tests.statements import counting
+
+BEAT = {"capabilities": {"os": "linux"}, "inventory": {"ram_mb": 4096}}
+
+
+async def beat(admin: Api, name: str = "h1", **changes: Any) -> None:
+    answer = await admin.call("PUT", f"/hosts/{name}", json_body={"host": {**BEAT, **changes}})
+    assert answer.status == 200, answer
+
+
+async def info(admin: Api, etag: str | None = None) -> Answer:
+    headers = {} if etag is None else {"If-None-Match": etag}
+    return await admin.call("GET", "/zones/info", headers=headers)
+
+
+async def test_an_unchanged_zone_answers_its_polls_from_memory(
+    http: aiohttp.ClientSession, zones: ZoneStarter
+) -> None:
+    zone = await zones("kept", router={"reread_interval": 3600.0})
+    admin = await Api(http, zone.url).as_user()
+    await beat(admin)
+    first = await info(admin)
+    assert first.status == 200 and first.body["zone"]["free"]["ram_mb"]["sum"] == 4096
+    with counting(zone) as polls:
+        again = [await info(admin, first.headers["ETag"]) for _ in range(3)]
+    assert [answer.status for answer in again] == [304, 304, 304]
+    assert polls.cost == {"statements": 0, "transactions": 0}, polls.statements
+    await beat(admin)  # only the expiry moves: what the info shows is the same
+    assert (await info(admin, first.headers["ETag"])).status == 304
+
+
+async def test_each_change_it_shows_is_in_the_next_answer(
+    http: aiohttp.ClientSession, zones: ZoneStarter
+) -> None:
+    zone = await zones("told", router={"reread_interval": 3600.0})
+    admin = await Api(http, zone.url).as_user()
+    await beat(admin)
+    seen = await info(admin)
+
+    async def changed() -> dict[str, Any]:
+        nonlocal seen
+        answer = await info(admin, seen.headers["ETag"])
+        assert answer.status == 200, "the change is not in the next answer"
+        seen = answer
+        return dict(answer.body["zone"])
+
+    await beat(admin, inventory={"ram_mb": 8192})
+    assert (await changed())["free"]["ram_mb"]["sum"] == 8192
+    await beat(admin, "h2")
+    assert (await changed())["hosts"] == 2
+    created = await admin.call(
+        "POST", "/instances", json_body={"instance": {"name": "a", "resources": {"ram_mb": 1000}}}
+    )
+    assert created.status == 201, created
+    now = await changed()
+    assert now["instances"] == 1 and now["free"]["ram_mb"]["max"] == 8192 - 1000
+    assert now["clients_changed_at"] is not None
+    deleted = await admin.call("DELETE", f"/instances/{created.body['instance']['id']}")
+    assert deleted.status == 204, deleted
+    assert (await changed())["instances"] == 0
+    assert (await admin.call("DELETE", "/hosts/h2")).status == 204
+    assert (await changed())["hosts"] == 1
+
+
+async def test_a_host_that_expires_leaves_the_answers_when_it_expires(
+    http: aiohttp.ClientSession, zones: ZoneStarter
+) -> None:
+    zone = await zones("expiring", router={"reread_interval": 3600.0})
+    admin = await Api(http, zone.url).as_user()
+    await beat(admin, ttl=0.5)
+    await beat(admin, "h2")
+    assert (await info(admin)).body["zone"]["hosts"] == 2
+
+    async def one_host_left() -> bool:
+        return bool((await info(admin)).body["zone"]["hosts"] == 1)
+
+    await eventually(one_host_left, timeout=5.0)
