@@ -47,6 +47,8 @@ def parse_value(key: str, raw: object) -> CapabilityValue:
             raise ValueError(f"capability {key!r} is longer than {MAX_STRING_LENGTH} characters")
         if any(ord(character) < 32 or ord(character) == 127 for character in raw):
             raise ValueError(f"capability {key!r} must not contain control characters")
+        if not raw.isascii() and not _encodable(raw):
+            raise ValueError(f"capability {key!r} is not valid Unicode text (a lone surrogate)")
         return raw
     raise ValueError(f"capability {key!r} must be a string, a number or a bool")
 
@@ -56,6 +58,16 @@ def parse_capabilities(raw: Mapping[Any, Any]) -> dict[str, CapabilityValue]:
     if len(raw) > MAX_CAPABILITIES:
         raise ValueError(f"at most {MAX_CAPABILITIES} capabilities are allowed")
     return {check_key(key): parse_value(key, value) for key, value in raw.items()}
+
+
+def _encodable(text: str) -> bool:
+    """Whether `text` can be stored: JSON's escapes can spell lone surrogates, which no
+    database encoding holds."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def type_of(value: CapabilityValue) -> CapabilityType:

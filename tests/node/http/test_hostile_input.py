@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import aiohttp
 import pytest
 
@@ -57,3 +59,23 @@ async def test_nul_characters_in_filters_are_400(admin: Api, query: str) -> None
     answer = await admin.call("GET", f"/zones?{query}")
     assert answer.status == 400
     assert "control characters" in answer.problem["detail"]
+
+
+@pytest.mark.parametrize(
+    "capabilities",
+    [{"os": "\ud800"}, {"os": "linux\udfff"}],
+    ids=["lone high surrogate", "trailing low surrogate"],
+)
+async def test_a_capability_no_database_can_hold_is_400_and_stores_nothing(
+    admin: Api, capabilities: dict[str, str]
+) -> None:
+    """Regression: JSON's escapes spell lone surrogates, which passed every check and then
+    failed in the database driver: a 500, and the host not stored."""
+    raw = json.dumps({"host": {"capabilities": capabilities, "inventory": {"ram_mb": 64}}})
+    answer = await admin.call(
+        "PUT", "/hosts/h1", data=raw, headers={"Content-Type": "application/json"}
+    )
+    assert answer.status == 400, answer
+    assert "host.capabilities" in answer.problem["detail"], answer.problem
+    assert "not valid Unicode" in answer.problem["detail"], answer.problem
+    assert (await admin.call("GET", "/hosts")).body["hosts"] == []
