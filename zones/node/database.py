@@ -153,6 +153,12 @@ async def run(session: AsyncSession, statement: Any, params: dict[str, Any]) -> 
     return await connection.execute(statement, params)
 
 
+async def run_many(session: AsyncSession, statement: Any, rows: list[dict[str, Any]]) -> None:
+    """`run` for many rows at once: one statement, executed for each parameter set."""
+    connection = await session.connection()
+    await connection.execute(statement, rows)
+
+
 T = TypeVar("T")
 DEADLOCK_ATTEMPTS = 6
 # PostgreSQL: deadlock detected, serialization failure. Both mean "run it again".

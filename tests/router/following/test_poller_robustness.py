@@ -7,10 +7,13 @@ from collections.abc import Callable
 
 import aiohttp
 from aiohttp import web
+from sqlalchemy import text
 
 from tests.conftest import ZoneStarter
+from tests.harness import RunningZone
 from tests.router.fake_child import AppServer, FakeChild, serve_app, zone_info_body
 from tests.router.tree import Tree
+from zones.node.appkeys import SESSIONS
 
 __all__ = ["serve_app"]  # a fixture, used by name
 
@@ -110,3 +113,46 @@ async def test_an_answer_is_not_retried_but_a_dropped_connection_is(
     outcomes = {outcome.target.credentials.api_url: outcome for outcome in await tree.poll("root")}
     assert outcomes[flaky_url].ok, outcomes[flaky_url]
     assert flaky.drop_connections == 0
+
+
+async def refuse_capability_value(zone: RunningZone, value: str) -> None:
+    """Make the zone's own database refuse to store `value` as a child's capability, as a
+    database may refuse what no check here foresaw."""
+    async with zone.app[SESSIONS].begin() as session:
+        await session.execute(
+            text(
+                "CREATE TRIGGER refuse_value BEFORE INSERT ON child_capabilities "
+                f"WHEN NEW.string_value = '{value}' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+            )
+        )
+
+
+async def test_a_child_whose_answer_cannot_be_stored_costs_no_sibling_its_round(
+    http: aiohttp.ClientSession, zones: ZoneStarter, serve_app: AppServer
+) -> None:
+    """The round is stored in one piece; when the database refuses one child's answer, each
+    child is stored on its own instead, and only that one fails."""
+    tree = Tree(http)
+    root = await tree.start(zones, "root")
+    await refuse_capability_value(root, "refused-here")
+    await tree.start(zones, "good")
+    await tree.add_child("root", "good")
+    identity = zone_info_body(uuid=str(uuid.uuid4()), name="odd")
+    answers = [identity]
+    child = FakeChild(lambda: web.json_response(answers[-1]))
+    url = await serve_app(child.app())
+    body = {"zone": {"api_url": url, "username": "u", "password": "p"}}
+    added = await tree.admins["root"].call("POST", "/zones", json_body=body)
+    assert added.status == 201, added
+    assert all(outcome.ok for outcome in await tree.poll("root"))
+    refused = {"os": {"type": "string", "values": ["refused-here"]}}
+    answers.append({"zone": {**identity["zone"], "capabilities": refused, "generation": 2}})
+    beat = {"host": {"capabilities": {}, "inventory": {"ram_mb": 64}}}
+    assert (await tree.admins["good"].call("PUT", "/hosts/h1", json_body=beat)).status == 200
+
+    outcomes = await tree.poll("root")
+    assert sorted(outcome.ok for outcome in outcomes) == [False, True]
+    good = (await tree.admins["root"].call("GET", "/zones/info")).body["zone"]
+    assert good["hosts"] == 1, "the good child's new answer was not stored"
+    odd = (await tree.admins["root"].call("GET", f"/zones/{added.body['zone']['id']}")).body
+    assert odd["zone"]["last_error"] == "its answer could not be stored", odd

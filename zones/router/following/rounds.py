@@ -7,12 +7,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, delete, select
+from sqlalchemy import ColumnElement, delete, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from zones.capabilities.aggregate import aggregate_from_json, free_from_json
-from zones.node.database import AsyncSession, utcnow
+from zones.node.database import AsyncSession, run_many, table_of, utcnow
 from zones.router.children.models import ChildCapability, ChildFree, ChildZone
 from zones.router.children.schemas import ZoneInfo
 from zones.router.children.tokens import ChildCredentials
@@ -74,21 +75,35 @@ async def record_round(
     failures_before_offline: int,
     own_uuid: str,
 ) -> list[PollOutcome]:
-    """Write every outcome, each in its own savepoint; return them as recorded."""
+    """Write every outcome and return them as recorded: the whole round in one savepoint;
+    only when the database refuses something does each child get a savepoint of its own,
+    so that one child's unstorable answer costs the round for no other."""
     ids = [outcome.child_id for outcome in outcomes]
     children = {
         child.id: child
         for child in await session.scalars(select(ChildZone).where(ChildZone.id.in_(ids)))
     }
-    recorded = []
-    for outcome in outcomes:
-        child = children.get(outcome.child_id)
-        if child is None or not _still_polled_as(child, outcome.target):
-            continue  # removed, disabled or moved while the poll was out: the answer is stale
-        recorded.append(
-            await _record_one(session, child, outcome, failures_before_offline, own_uuid)
-        )
-    return recorded
+    current = [
+        (children[outcome.child_id], outcome)
+        for outcome in outcomes
+        if outcome.child_id in children
+        # removed, disabled or moved while the poll was out: the answer is stale
+        and _still_polled_as(children[outcome.child_id], outcome.target)
+    ]
+    try:
+        async with session.begin_nested():
+            return [
+                await _record(session, child, outcome, failures_before_offline, own_uuid)
+                for child, outcome in current
+            ]
+    except SQLAlchemyError as exc:
+        log.warning("cannot store a poll round at once (%s); storing child by child", exc)
+    for child, _ in current:
+        await session.refresh(child)
+    return [
+        await _record_one(session, child, outcome, failures_before_offline, own_uuid)
+        for child, outcome in current
+    ]
 
 
 def _still_polled_as(child: ChildZone, target: PollTarget) -> bool:
@@ -109,21 +124,33 @@ async def _record_one(
 ) -> PollOutcome:
     try:
         async with session.begin_nested():
-            if outcome.info is not None:
-                problem = await _learn(session, child, outcome.info, own_uuid)
-                outcome = outcome.refused(problem) if problem else outcome
-            if outcome.ok and outcome.clients_known_at is not None:
-                for news in outcome.news:
-                    await learn_child_answer(session, news.client, child.id, news)
-                child.clients_known_at = outcome.clients_known_at
-            _apply(child, outcome, failures_before_offline)
+            return await _record(session, child, outcome, failures_before_offline, own_uuid)
     except SQLAlchemyError as exc:
         # What the child said cannot be stored (a value the database refuses): a failed poll.
-        log.warning("cannot store the answer of child %s: %s", child.id, exc)
+        log.warning("cannot store the answer of child %s: %s", outcome.child_id, exc)
         await session.refresh(child)
         outcome = outcome.refused("its answer could not be stored", at_once=False)
         async with session.begin_nested():
             _apply(child, outcome, failures_before_offline)
+    return outcome
+
+
+async def _record(
+    session: AsyncSession,
+    child: ChildZone,
+    outcome: PollOutcome,
+    failures_before_offline: int,
+    own_uuid: str,
+) -> PollOutcome:
+    if outcome.info is not None:
+        problem = await _learn(session, child, outcome.info, own_uuid)
+        outcome = outcome.refused(problem) if problem else outcome
+    if outcome.ok and outcome.clients_known_at is not None:
+        for news in outcome.news:
+            await learn_child_answer(session, news.client, child.id, news)
+        child.clients_known_at = outcome.clients_known_at
+    _apply(child, outcome, failures_before_offline)
+    await session.flush()  # a refused value fails here, inside the caller's savepoint
     return outcome
 
 
@@ -158,8 +185,15 @@ async def _learn(
     if child.name_is_provisional and info.name != child.name:
         if await _child_with(session, ChildZone.name == info.name, child.id) is None:
             child.name, child.name_is_provisional = info.name, False
+    before = child.last_info or {}
     child.last_info = info.model_dump(mode="json")
-    await replace_capability_rows(session, child.id, info)
+    await replace_capability_rows(
+        session,
+        child.id,
+        info,
+        capabilities=before.get("capabilities") != child.last_info["capabilities"],
+        free=before.get("free") != child.last_info["free"],
+    )
     return None
 
 
@@ -170,36 +204,47 @@ async def _child_with(
 
 
 async def replace_capability_rows(
-    session: AsyncSession, child_id: int, info: ZoneInfo | None
+    session: AsyncSession,
+    child_id: int,
+    info: ZoneInfo | None,
+    capabilities: bool = True,
+    free: bool = True,
 ) -> None:
-    """Rewrite a child's typed capability and free rows from its latest answer (None: none)."""
-    await session.execute(delete(ChildCapability).where(ChildCapability.child_id == child_id))
-    await session.execute(delete(ChildFree).where(ChildFree.child_id == child_id))
-    if info is None:
-        return
+    """Rewrite a child's typed capability rows and free rows (each when asked) from its latest
+    answer (None: none): one DELETE and one many-row INSERT per table."""
+    if capabilities:
+        await session.execute(delete(ChildCapability).where(ChildCapability.child_id == child_id))
+        rows = [] if info is None else capability_rows(child_id, info)
+        if rows:
+            await run_many(session, insert(table_of(ChildCapability)), rows)
+    if free:
+        await session.execute(delete(ChildFree).where(ChildFree.child_id == child_id))
+        amounts = {} if info is None else free_from_json(info.free)
+        rows = [
+            {"child_id": child_id, "resource": resource, "max": amount.max, "sum": amount.sum}
+            for resource, amount in amounts.items()
+        ]
+        if rows:
+            await run_many(session, insert(table_of(ChildFree)), rows)
+
+
+def capability_rows(child_id: int, info: ZoneInfo) -> list[dict[str, Any]]:
+    """The typed rows that child filters query: one per string or bool value, one per range."""
+    rows: list[dict[str, Any]] = []
+    empty = {"string_value": None, "float_min": None, "float_max": None}
     for key, summary in aggregate_from_json(info.capabilities).items():
         for value in summary.values:
-            session.add(
-                ChildCapability(
-                    child_id=child_id,
-                    key=key,
-                    value_type="bool" if isinstance(value, bool) else "string",
-                    string_value=_as_text(value),
-                )
+            kind = "bool" if isinstance(value, bool) else "string"
+            rows.append(
+                {**empty, "child_id": child_id, "key": key, "value_type": kind}
+                | {"string_value": _as_text(value)}
             )
         if summary.low is not None:
-            session.add(
-                ChildCapability(
-                    child_id=child_id,
-                    key=key,
-                    value_type="float",
-                    float_min=summary.low,
-                    float_max=summary.high,
-                )
+            rows.append(
+                {**empty, "child_id": child_id, "key": key, "value_type": "float"}
+                | {"float_min": summary.low, "float_max": summary.high}
             )
-    for resource, amount in free_from_json(info.free).items():
-        session.add(ChildFree(child_id=child_id, resource=resource, max=amount.max, sum=amount.sum))
-    await session.flush()
+    return rows
 
 
 def _as_text(value: str | bool) -> str:
