@@ -28,7 +28,7 @@ from sqlalchemy.orm import selectinload
 from zones.capabilities.hosts.models import Host, HostResource
 from zones.capabilities.values import CapabilityValue
 from zones.errors import Forbidden, NotFound
-from zones.node.database import AsyncSession, UtcDateTime, upsert, utcnow
+from zones.node.database import AsyncSession, UtcDateTime, dialect_of, run, upsert, utcnow
 from zones.node.http.callers import Identity, Role
 
 
@@ -114,12 +114,9 @@ async def _refresh_unchanged(
 ) -> LiveHost | None:
     """Move the expiry of a host whose last heartbeat said the same: one statement that
     returns the host as reads see it. None when the heartbeat says something new."""
-    statement = _refresh_statement(session.get_bind().dialect.name)
-    row = (
-        await session.execute(
-            statement, {"host": name, "said": digest, "expires": expires_at, "now": now}
-        )
-    ).first()
+    statement = _refresh_statement(dialect_of(session))
+    params = {"host": name, "said": digest, "expires": expires_at, "now": now}
+    row = (await run(session, statement, params)).first()
     if row is None:
         return None
     amounts = row.amounts if isinstance(row.amounts, dict) else json.loads(row.amounts or "{}")
@@ -151,7 +148,6 @@ def _refresh_statement(dialect: str) -> Any:
             updated_at=bindparam("now", type_=UtcDateTime()),
         )
         .returning(Host.capabilities, Host.expires_at, amounts.label("amounts"))
-        .execution_options(synchronize_session=False)
     )
 
 
