@@ -1,11 +1,11 @@
 """Many real zones in one process, for benchmarks.
 
-    python -m bench.fleet COUNT DIR PREFIX [ISSUER]
+    python -m bench.fleet COUNT DIR PREFIX [ISSUER ...]
 
 
 Each zone has its own SQLite database and keys under DIR, a service account
 `bench-svc` (password `bench-pw`), and a static capability `slot` = its index;
-with ISSUER it also trusts that zone's tokens. The process prints one JSON line with the
+with ISSUERs it also trusts those zones' tokens. The process prints one JSON line with the
 zones' URLs once all of them serve, then runs until its standard input closes.
 """
 
@@ -87,7 +87,7 @@ async def run_fleet(
 
 def main() -> None:
     count, directory, prefix = int(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
-    issuers = tuple(sys.argv[4:5])
+    issuers = tuple(sys.argv[4:])
     with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
         runner.run(run_fleet(count, directory, prefix, issuers))
 

@@ -14,7 +14,8 @@ that means "committed on every hop" can cost. Per-hop cost is the slope:
 per second at the top with 16 in flight, against both floors. And the client
 lookup at the top zone, answered from its index, against `/healthz` (no auth,
 no database) and `/zones/1` (an authenticated read of one row) on the same
-zone.
+zone; at the zone with the hosts, a heartbeat that changes nothing and a poll
+answered 304, against `/healthz` there.
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -165,6 +167,7 @@ async def measure(requests: int) -> None:
                 await creates_per_second(http, f"http://127.0.0.1:{durable_ports[0]}", {}),
             )
             lookups = await lookup_costs(http, urls[0], top_headers, requests)
+            holder = await holder_costs(http, urls[-1], await login(http, urls[-1]), requests)
     finally:
         subprocess.run(
             [sys.executable, "-m", "zones", "down", "--state-dir", str(state / "s")],
@@ -175,6 +178,7 @@ async def measure(requests: int) -> None:
             process.wait()
     report(rows, throughput, requests)
     report_lookups(lookups, requests)
+    report_calls("at the zone with the hosts", holder, requests)
 
 
 def start_floor(ports: list[int], durable: Path | None = None) -> list[subprocess.Popen[bytes]]:
@@ -202,37 +206,84 @@ class Throughput:
     durable_floor: float
 
 
-async def lookup_costs(
-    http: aiohttp.ClientSession, url: str, headers: dict[str, str], requests: int
-) -> dict[str, list[float]]:
-    """p50-ready samples of the lookup and its two yardsticks, interleaved in rounds."""
-    async with http.get(f"{url}/users", headers=headers) as answer:
-        client = (await answer.json())["users"][0]["client"]
-    paths = {
-        "GET /auth/lookup": f"/auth/lookup?client={client}",
-        "GET /healthz": "/healthz",
-        "GET /zones/1 (one row)": "/zones/1",
-    }
-    samples: dict[str, list[float]] = {name: [] for name in paths}
-    for _ in range(5):
-        for name, path in paths.items():
+@dataclass(frozen=True)
+class Call:
+    method: str
+    path: str
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
 
-            async def call(path: str = path) -> None:
-                async with http.get(f"{url}{path}", headers=headers) as answer:
-                    assert answer.status == 200, await answer.text()
+
+async def call_costs(
+    http: aiohttp.ClientSession,
+    url: str,
+    headers: dict[str, str],
+    calls: dict[str, Call],
+    requests: int,
+) -> dict[str, list[float]]:
+    """p50-ready samples of each call, interleaved in rounds so drift hits all alike."""
+    samples: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(5):
+        for name, call in calls.items():
+
+            async def once(call: Call = call) -> None:
+                sent = {**headers, **call.headers}
+                async with http.request(
+                    call.method, f"{url}{call.path}", json=call.body, headers=sent
+                ) as answer:
+                    assert answer.status in (200, 304), await answer.text()
                     await answer.read()
 
-            await timed(call, 10)  # warm
-            samples[name] += await timed(call, requests // 5)
+            await timed(once, 10)  # warm
+            samples[name] += await timed(once, requests // 5)
     return samples
 
 
-def report_lookups(samples: dict[str, list[float]], requests: int) -> None:
-    print(f"at the top zone, {requests} calls each, ms")
-    print("| call | p50 | p99 |")
-    print("| --- | ---: | ---: |")
+async def lookup_costs(
+    http: aiohttp.ClientSession, url: str, headers: dict[str, str], requests: int
+) -> dict[str, list[float]]:
+    """The lookup at the top zone and its two yardsticks."""
+    async with http.get(f"{url}/users", headers=headers) as answer:
+        client = (await answer.json())["users"][0]["client"]
+    calls = {
+        "GET /auth/lookup": Call("GET", f"/auth/lookup?client={client}"),
+        "GET /healthz": Call("GET", "/healthz"),
+        "GET /zones/1 (one row)": Call("GET", "/zones/1"),
+    }
+    return await call_costs(http, url, headers, calls, requests)
+
+
+async def holder_costs(
+    http: aiohttp.ClientSession, url: str, headers: dict[str, str], requests: int
+) -> dict[str, list[float]]:
+    """At the zone with the hosts: a heartbeat that changes nothing, and a poll of an unchanged
+    zone (`/zones/info` answered 304), against `/healthz` on the same zone."""
+    beat = {"host": {"capabilities": {"bench": True}, "inventory": {"ram_mb": 1}, "ttl": 600}}
+    async with http.put(f"{url}/hosts/bench-beat", json=beat, headers=headers) as answer:
+        assert answer.status == 200, await answer.text()
+    async with http.get(f"{url}/zones/info", headers=headers) as answer:
+        etag = answer.headers["ETag"]
+    calls = {
+        "PUT /hosts/{name} (unchanged)": Call("PUT", "/hosts/bench-beat", beat),
+        "GET /zones/info (304)": Call("GET", "/zones/info", headers={"If-None-Match": etag}),
+        "GET /healthz": Call("GET", "/healthz"),
+    }
+    return await call_costs(http, url, headers, calls, requests)
+
+
+def report_calls(title: str, samples: dict[str, list[float]], requests: int) -> None:
+    print(f"{title}, {requests} calls each, ms")
+    print("| call | p50 | p99 | p50 / healthz p50 |")
+    print("| --- | ---: | ---: | ---: |")
+    healthz = p(samples["GET /healthz"], 50)
     for name, times in samples.items():
-        print(f"| {name} | {p(times, 50):.3f} | {p(times, 99):.3f} |")
+        print(
+            f"| {name} | {p(times, 50):.3f} | {p(times, 99):.3f} | {p(times, 50) / healthz:.2f} |"
+        )
+
+
+def report_lookups(samples: dict[str, list[float]], requests: int) -> None:
+    report_calls("at the top zone", samples, requests)
     lookup = p(samples["GET /auth/lookup"], 50)
     print(
         f"lookup p50 / healthz p50: {lookup / p(samples['GET /healthz'], 50):.2f}; "
