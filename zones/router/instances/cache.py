@@ -47,6 +47,9 @@ class ChildAggregate:
     free: FreeSummary
 
 
+Report = tuple[ChildZone, ChildAggregate]  # a healthy child and what it last reported
+
+
 class RoutingCache:
     def __init__(self, sessions: Sessions, children_ttl: float = 1.0, capacity: int = 200_000):
         self._sessions = sessions
@@ -56,6 +59,10 @@ class RoutingCache:
         self._children_read_at = float("-inf")
         self._children_changes = 0
         self._aggregates: dict[int, ChildAggregate] = {}
+        self._healthy: tuple[dict[int, ChildZone], list[tuple[ChildZone, ChildAggregate]]] = (
+            {},
+            [],
+        )
         watch_commits(sessions, ChildZone, self.children_changed)
         self._mappings: OrderedDict[str, CachedMapping] = OrderedDict()
         self._creating: dict[str, tuple[asyncio.Lock, int]] = {}
@@ -142,6 +149,16 @@ class RoutingCache:
             )
             self._aggregates[child.id] = known
         return known
+
+    async def healthy_reports(self) -> list[Report]:
+        """The healthy children that reported, each with its parsed aggregate: worked out once
+        per read of the children, not per create."""
+        children = await self._fresh_children()
+        if self._healthy[0] is not children:
+            reports = [(child, self.aggregate(child)) for child in children.values()]
+            healthy = [(c, report) for c, report in reports if c.is_healthy and report is not None]
+            self._healthy = (children, healthy)
+        return self._healthy[1]
 
     async def child(self, child_id: int) -> ChildZone | None:
         return (await self._fresh_children()).get(child_id)

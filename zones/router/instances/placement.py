@@ -81,9 +81,8 @@ async def candidate_children(
     if remaining is None:
         return []
     ranked = []
-    for child in await route.cache.children():
-        reported = route.cache.aggregate(child)
-        if not child.is_healthy or reported is None or child.id in excluded:
+    for child, reported in await route.cache.healthy_reports():
+        if child.id in excluded:
             continue
         if new.target is not None and new.target not in zone_names(child):
             continue
