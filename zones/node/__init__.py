@@ -5,8 +5,10 @@ importing nothing from the features but the capability algebra, which sits
 lower still (the settings validate the zone's static capabilities with it):
 
 - `config`: the one typed settings object, read from `node.toml`;
-- `database`, `identity`, `migrations/`: the engine, sessions and schema, and
-  the zone's own uuid;
+- `database`, `identity`, `migrations/`: the engine, sessions and schema, the
+  statements built once that hot paths run on Core, and the zone's own uuid;
+- `commits`: what runs once a transaction has committed, how memory's copies
+  (live hosts, children, `/zones/info`, lookup answers) follow the database;
 - `fields`: the validated field types shared by settings and request models;
 - `appkeys`: the keys of the node's own resources on the app;
 - `http/`: the HTTP plumbing: declared endpoints, callers and roles, bodies,

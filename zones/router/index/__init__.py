@@ -3,7 +3,8 @@
 Owns the index tables (`models`), seed 004's lookup rule read from them in one
 statement (`answers`), the writes every instance and mapping change makes with
 them in its own transaction (`updates`), and the news a zone sends its parent
-(`X-Zones-Lookup`, `/auth/lookup/changes`).
+(`X-Zones-Lookup`, `/auth/lookup/changes`); each client's answer kept in
+memory between the commits that change it (`kept`).
 
 May import: `zones.router.children` (the child tables it points at), the
 node's database and `zones.errors`. It is storage and the rule over it: no
