@@ -23,7 +23,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bench.fleet import ADMIN_PASSWORD, SERVICE_USER, fleet_settings, start
+from bench.fleet import ADMIN_PASSWORD, SERVICE_USER, parent_settings, start
 from bench.poll import gather_bounded, login, spawn_fleets
 from zones.node.cli import event_loop_factory
 from zones.router.following.appkeys import POLLER
@@ -33,8 +33,8 @@ ROUNDS = 5
 
 async def bench(children: int, narrow: int, creates: int) -> None:
     directory = Path(tempfile.mkdtemp(prefix="zones-bench-wide-"))
-    wide_runner, wide_url = await start(fleet_settings(directory / "wide", "wide"))
-    narrow_runner, narrow_url = await start(fleet_settings(directory / "narrow", "narrow"))
+    wide_runner, wide_url = await start(parent_settings(directory / "wide", "wide"))
+    narrow_runner, narrow_url = await start(parent_settings(directory / "narrow", "narrow"))
     urls, fleets = await spawn_fleets(children, 2, directory, wide_url, narrow_url)
     samples: dict[str, list[float]] = {"wide": [], "narrow": []}
     try:
