@@ -67,6 +67,7 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app.cleanup_ctx.append(keys_context)
     app.cleanup_ctx.append(database_context)
+    app.cleanup_ctx.append(heartbeat_expiries_context)
     app.cleanup_ctx.append(http_session_context)
     app.cleanup_ctx.append(poller_context)
     for table in ENDPOINT_TABLES:
@@ -99,10 +100,24 @@ async def database_context(app: web.Application) -> AsyncIterator[None]:
                 settings.auth.admin_client,
             )
         app[SESSIONS] = sessions
-        app[HOST_BOARD] = HostBoard(refresh=settings.router.reread_interval)
+        app[HOST_BOARD] = HostBoard(
+            refresh=settings.router.reread_interval,
+            flush_interval=settings.hosts.expiry_flush_interval,
+        )
         yield
     finally:
         await engine.dispose()
+
+
+async def heartbeat_expiries_context(app: web.Application) -> AsyncIterator[None]:
+    """Write the expiries heartbeats moved in memory, and the last of them on the way out."""
+    board, sessions = app[HOST_BOARD], app[SESSIONS]
+    task = asyncio.create_task(board.flush_forever(sessions), name="heartbeat expiries")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await board.flush(sessions)
 
 
 async def http_session_context(app: web.Application) -> AsyncIterator[None]:

@@ -95,6 +95,14 @@ class RouterSettings(_Section):
     reread_interval: PositiveSeconds = 1.0
 
 
+class HostsSettings(_Section):
+    """`[hosts]`: how heartbeats are kept."""
+
+    # A heartbeat that only moves its host's expiry is answered from memory; the moved
+    # expiries are written together this often (zones.capabilities.hosts.board).
+    expiry_flush_interval: PositiveSeconds = 0.5
+
+
 class Settings(_Section):
     """Everything a node needs to start, with defaults resolved against `base_dir`."""
 
@@ -102,6 +110,7 @@ class Settings(_Section):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     poll: PollSettings = Field(default_factory=PollSettings)
     router: RouterSettings = Field(default_factory=RouterSettings)
+    hosts: HostsSettings = Field(default_factory=HostsSettings)
     base_dir: Path = Field(default_factory=Path.cwd)
 
     @property

@@ -9,28 +9,51 @@ every `refresh` seconds, so what other worker processes over the same
 database wrote reaches it within that time. A copy that is behind can only
 offer a host the database then refuses (the allocation fails and the next
 host is tried), or miss a host for at most `refresh` seconds.
+
+Most heartbeats say what the host's last one said and only move its expiry.
+Such a heartbeat is answered from here (`beat_in_memory`), and the expiries it
+moved are written together, one statement for all hosts, every
+`[hosts] expiry_flush_interval` seconds (`flush_forever`), as Nomad keeps its
+heartbeat timers in memory. The database's expiry then trails the truth by at most that long, so
+a heartbeat whose stored expiry would run out first goes to the database
+itself; a lost flush (a crash) can only make a host look expired until its
+next heartbeat.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from zones.capabilities.hosts import registry
 from zones.capabilities.hosts.registry import LiveHost
 from zones.node.commits import after_commit
-from zones.node.database import AsyncSession, utcnow
+from zones.node.database import AsyncSession, Sessions, utcnow
+
+log = logging.getLogger("zones.hosts")
+
+
+class MovedExpiry(NamedTuple):
+    digest: str
+    expires_at: datetime
+    at: datetime
 
 
 class HostBoard:
-    def __init__(self, refresh: float = 1.0) -> None:
-        self._refresh = refresh
+    def __init__(self, refresh: float = 1.0, flush_interval: float = 0.5) -> None:
+        self._refresh, self._flush_interval = refresh, flush_interval
         self._hosts: dict[str, LiveHost] = {}
         self._read_at = float("-inf")
         self._changes = 0  # copies made since start: a read that overlapped one is re-read
         self._listeners: list[Callable[[], None]] = []
+        self._stored: dict[str, datetime] = {}  # each host's expiry as the database has it
+        self._moved: dict[str, MovedExpiry] = {}  # expiries moved here, not yet written
+        self._writing: dict[str, MovedExpiry] = {}  # the ones a flush is writing now
 
     async def live(self, session: AsyncSession) -> list[LiveHost]:
         """The hosts whose expiry is still ahead, by name; read again in the caller's
@@ -52,6 +75,52 @@ class HostBoard:
         """When the first of the hosts now live expires (what is live changes then)."""
         now = utcnow()
         return min((h.expires_at for h in self._hosts.values() if h.expires_at > now), default=None)
+
+    def beat_in_memory(self, name: str, digest: str, ttl: float) -> LiveHost | None:
+        """A heartbeat that says what the host's last stored one said (`digest`): the host with
+        its expiry moved, here at once and in the database with the next flush. None when the
+        heartbeat must go to the database: the host is new here or says something new, or its
+        stored expiry would run out before a flush lands."""
+        host, now = self._hosts.get(name), utcnow()
+        if host is None or host.digest != digest or host.expires_at <= now:
+            return None
+        if self._stored.get(name, now) - now <= timedelta(seconds=2 * self._flush_interval):
+            return None
+        moved = replace(host, expires_at=now + timedelta(seconds=ttl))
+        self._hosts[name] = moved
+        self._moved[name] = MovedExpiry(digest, moved.expires_at, now)
+        return moved
+
+    async def flush(self, sessions: Sessions) -> None:
+        """Write the expiries moved in memory since the last flush, one statement for all."""
+        moves, self._moved = self._moved, {}
+        if not moves:
+            return
+        self._writing = moves
+        rows = [
+            {"host": name, "said": move.digest, "expires": move.expires_at, "at": move.at}
+            for name, move in moves.items()
+        ]
+        try:
+            async with sessions.begin() as session:
+                await registry.move_expiries(session, rows)
+        except BaseException:
+            for name, move in moves.items():  # written with the next flush, unless overtaken
+                self._moved.setdefault(name, move)
+            raise
+        finally:
+            self._writing = {}
+        for name, move in moves.items():
+            self._stored[name] = max(self._stored.get(name, move.expires_at), move.expires_at)
+
+    async def flush_forever(self, sessions: Sessions) -> None:
+        """Flush every `flush_interval` seconds until cancelled (the app's lifecycle runs it)."""
+        while True:
+            await asyncio.sleep(self._flush_interval)
+            try:
+                await self.flush(sessions)
+            except Exception:
+                log.exception("cannot write the heartbeats' expiries; trying again")
 
     async def allocate(
         self, session: AsyncSession, name: str, resources: Mapping[str, float]
@@ -77,7 +146,7 @@ class HostBoard:
 
     async def _read(self, session: AsyncSession) -> None:
         changes, started = self._changes, time.monotonic()
-        hosts = {host.name: host for host in await registry.live_hosts(session)}
+        hosts = self._with_moved_expiries(await registry.live_hosts(session))
         differ = {name: offer(host) for name, host in hosts.items()} != {
             name: offer(host) for name, host in self._hosts.items()
         }
@@ -87,15 +156,32 @@ class HostBoard:
         if differ:
             self._changed()
 
+    def _with_moved_expiries(self, read: list[LiveHost]) -> dict[str, LiveHost]:
+        """What was read, with the expiries moved here and not yet written kept: the database
+        trails them, and a host it already counts as expired is still live here."""
+        hosts = {host.name: host for host in read}
+        for host in read:
+            self._stored[host.name] = host.expires_at
+        for name, move in (*self._writing.items(), *self._moved.items()):
+            known = hosts.get(name) or self._hosts.get(name)
+            if known is not None and known.digest == move.digest:
+                later = max(known.expires_at, move.expires_at)
+                hosts[name] = replace(known, expires_at=later)
+        return hosts
+
     def _copy(self, host: LiveHost) -> None:
         self._changes += 1
         known = self._hosts.get(host.name)
         self._hosts[host.name] = host
+        self._stored[host.name] = host.expires_at
+        self._moved.pop(host.name, None)  # what was just stored supersedes it
         if known is None or known.expires_at <= utcnow() or offer(known) != offer(host):
             self._changed()
 
     def _drop(self, name: str) -> None:
         self._changes += 1
+        self._moved.pop(name, None)
+        self._stored.pop(name, None)
         if self._hosts.pop(name, None) is not None:
             self._changed()
 

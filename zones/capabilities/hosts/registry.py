@@ -28,7 +28,15 @@ from sqlalchemy.orm import selectinload
 from zones.capabilities.hosts.models import Host, HostResource
 from zones.capabilities.values import CapabilityValue
 from zones.errors import Forbidden, NotFound
-from zones.node.database import AsyncSession, UtcDateTime, dialect_of, run, upsert, utcnow
+from zones.node.database import (
+    AsyncSession,
+    UtcDateTime,
+    dialect_of,
+    run,
+    run_many,
+    upsert,
+    utcnow,
+)
 from zones.node.http.callers import Identity, Role
 
 
@@ -41,6 +49,7 @@ class LiveHost:
     inventory: dict[str, float]
     allocations: dict[str, float]
     expires_at: datetime
+    digest: str | None = None  # what its last stored heartbeat said, hashed
 
     @property
     def free(self) -> dict[str, float]:
@@ -60,7 +69,7 @@ async def record_heartbeat(
     """Store a heartbeat. A live host belongs to the account that reports it: another
     host account may not speak for it until it expires (admins may, and take it over)."""
     now = utcnow()
-    reported_by = f"{reporter.username}@{reporter.issuer}"
+    reported_by = reporter_of(reporter)
     digest = heartbeat_digest(capabilities, inventory, ttl, reported_by)
     unchanged = await _refresh_unchanged(session, name, digest, now + timedelta(seconds=ttl), now)
     if unchanged is not None:
@@ -96,6 +105,10 @@ async def record_heartbeat(
     return await _load(session, name)
 
 
+def reporter_of(reporter: Identity) -> str:
+    return f"{reporter.username}@{reporter.issuer}"
+
+
 def heartbeat_digest(
     capabilities: Mapping[str, CapabilityValue],
     inventory: Mapping[str, float],
@@ -126,6 +139,7 @@ async def _refresh_unchanged(
         inventory={key: float(total) for key, (total, _) in amounts.items()},
         allocations={key: float(used) for key, (_, used) in amounts.items()},
         expires_at=row.expires_at,
+        digest=digest,
     )
 
 
@@ -151,6 +165,23 @@ def _refresh_statement(dialect: str) -> Any:
     )
 
 
+# Expiries that heartbeats moved in memory, written many at once (HostBoard.flush).
+_move_expiry = (
+    update(Host)
+    .where(Host.name == bindparam("host"), Host.digest == bindparam("said"))
+    .values(
+        expires_at=bindparam("expires", type_=UtcDateTime()),
+        updated_at=bindparam("at", type_=UtcDateTime()),
+    )
+)
+
+
+async def move_expiries(session: AsyncSession, moves: list[dict[str, Any]]) -> None:
+    """Push each host's expiry to `expires` (rows: host, said, expires, at), one statement for
+    all; a host whose last stored heartbeat said something else since is left alone."""
+    await run_many(session, _move_expiry, moves)
+
+
 async def _forget_dropped_resources(session: AsyncSession, name: str, kept: set[str]) -> None:
     """A resource the host no longer reports goes, unless some of it is still given out."""
     dropped = select(HostResource).where(
@@ -171,6 +202,7 @@ def _view(host: Host) -> LiveHost:
         inventory={row.resource: row.total for row in host.resources},
         allocations={row.resource: row.used for row in host.resources},
         expires_at=host.expires_at,
+        digest=host.digest,
     )
 
 
