@@ -71,11 +71,6 @@ class HostBoard:
         or says or holds other amounts (not when a heartbeat only moves its expiry)."""
         self._listeners.append(listener)
 
-    def earliest_expiry(self) -> datetime | None:
-        """When the first of the hosts now live expires (what is live changes then)."""
-        now = utcnow()
-        return min((h.expires_at for h in self._hosts.values() if h.expires_at > now), default=None)
-
     def beat_in_memory(self, name: str, digest: str, ttl: float) -> LiveHost | None:
         """A heartbeat that says what the host's last stored one said (`digest`): the host with
         its expiry moved, here at once and in the database with the next flush. None when the

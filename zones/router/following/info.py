@@ -98,12 +98,16 @@ class ZoneInfoKeeper:
         )
         self._info = info
         if changes == self._changes:  # nothing changed while it was built
-            self._valid_until = started + min(self._max_age, self._until_first_expiry())
+            self._valid_until = started + min(self._max_age, until_first_expiry(hosts))
         return info
 
-    def _until_first_expiry(self) -> float:
-        expiry = self._hosts.earliest_expiry()
-        return float("inf") if expiry is None else (expiry - utcnow()).total_seconds()
+
+def until_first_expiry(hosts: list[LiveHost]) -> float:
+    """Seconds until the first of the hosts an info was built from expires (and the info with
+    it); zero or less when one already has, while the info was being built."""
+    if not hosts:
+        return float("inf")
+    return (min(host.expires_at for host in hosts) - utcnow()).total_seconds()
 
 
 # What /zones/info shows of a child: a change of anything else (poll times) does not count.
