@@ -30,8 +30,18 @@ async def chain(http: aiohttp.ClientSession, zones: ZoneStarter) -> Tree:
     return tree
 
 
-async def create_counted(tree: Tree) -> tuple[Counted, Counted]:
-    body = {"instance": {"name": "c", "resources": {"ram_mb": 1}}}
+SUPPLIED = "2f0c6a3e-6d1b-4c57-9a43-5b7e3f0d9c21"
+
+
+def body_with(instance_id: str | None = None) -> dict[str, object]:
+    instance: dict[str, object] = {"name": "c", "resources": {"ram_mb": 1}}
+    if instance_id is not None:
+        instance["id"] = instance_id
+    return {"instance": instance}
+
+
+async def create_counted(tree: Tree, instance_id: str | None = None) -> tuple[Counted, Counted]:
+    body = body_with(instance_id)
     with counting(tree.zones["middle"]) as middle, counting(tree.zones["holder"]) as holder:
         made = await tree.admins["top"].call("POST", "/instances", json_body=body)
     assert made.status == 201, made
@@ -45,7 +55,45 @@ async def test_a_create_costs_each_zone_on_its_path_a_fixed_number_of_statements
     tree = await chain(http, zones)
     await create_counted(tree)  # the first: index rows made, memory's copies read
     middle, holder = await create_counted(tree)
+    # An id made where the create entered is new everywhere: no zone looks for an earlier
+    # attempt. The middle zone writes its mapping and index delta and reads the answer it
+    # sends up; the holder takes the room, writes the instance and the delta, and reads.
+    assert (middle.cost, holder.cost) == (
+        {"statements": 4, "transactions": 1},
+        {"statements": 4, "transactions": 1},
+    ), "\n".join(["middle:", *middle.statements, "holder:", *holder.statements])
+
+
+async def test_a_create_with_its_own_id_also_looks_for_an_earlier_attempt(
+    http: aiohttp.ClientSession, zones: ZoneStarter
+) -> None:
+    """A caller's id may have been sent before (a retry): each zone looks for it first, one
+    statement more, and a retry answers what the first attempt made."""
+    tree = await chain(http, zones)
+    await create_counted(tree)
+    middle, holder = await create_counted(tree, instance_id=SUPPLIED)
     assert (middle.cost, holder.cost) == (
         {"statements": 5, "transactions": 2},
         {"statements": 5, "transactions": 1},
     ), "\n".join(["middle:", *middle.statements, "holder:", *holder.statements])
+    first = await tree.admins["top"].call("GET", f"/instances/{SUPPLIED}")
+    again = await tree.admins["top"].call("POST", "/instances", json_body=body_with(SUPPLIED))
+    assert again.status == 201 and again.body["instance"] == first.body["instance"], again
+
+
+async def test_a_caller_cannot_declare_its_own_id_fresh(
+    http: aiohttp.ClientSession, zones: ZoneStarter
+) -> None:
+    """`X-Zones-Fresh-Id` counts only from a parent: a caller sending it with a retry still
+    gets what the first attempt made, and each zone still looks for it."""
+    tree = await chain(http, zones)
+    headers = {"X-Zones-Fresh-Id": "1"}
+    top = tree.admins["top"]
+    first = await top.call("POST", "/instances", json_body=body_with(SUPPLIED), headers=headers)
+    assert first.status == 201, first
+    with counting(tree.zones["middle"]) as middle:
+        again = await top.call("POST", "/instances", json_body=body_with(SUPPLIED), headers=headers)
+    assert again.status == 201 and again.body["instance"] == first.body["instance"], again
+    assert middle.statements and middle.statements[0].startswith("SELECT"), middle.statements
+    listed = (await top.call("GET", "/instances")).body["instances"]
+    assert [item["id"] for item in listed] == [SUPPLIED]

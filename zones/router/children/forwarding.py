@@ -40,6 +40,9 @@ PLACEMENT_HEADER = "X-Zones-Placement"
 SETTLED_HEADER = "X-Zones-Settled"
 TARGET_HEADER = "X-Zones-Target"
 MOVING_HEADER = "X-Zones-Moving"
+# The create's id was made by the zone it entered, for this request, and this is its first
+# sending: no zone can have seen it, so none needs to look for an earlier attempt.
+FRESH_HEADER = "X-Zones-Fresh-Id"
 CLIENT_HEADER = "X-Zones-Client"
 MAX_HOPS = 16
 FROM_PARENT_KEY = web.RequestKey("from_parent", bool)
@@ -146,14 +149,19 @@ class Forwarder:
         )
         caller = caller_token(request)
         lost: list[ChildAnswerLost] = []
+        sent = 0
 
         async def once() -> ChildAnswer:
+            nonlocal sent
             service = await self._tokens.token_for(credentials, request_id)
             headers = {
                 **(extra or {}),
                 SERVICE_TOKEN_HEADER: service,
                 PATH_HEADER: ",".join(visited),
             }
+            sent += 1
+            if sent > 1:  # an earlier sending may have been acted on: the id is not fresh
+                headers.pop(FRESH_HEADER, None)
             if placement:
                 headers[PLACEMENT_HEADER] = "forwarded"
             if settled:

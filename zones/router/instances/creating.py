@@ -11,7 +11,7 @@ request.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import CompoundSelect, bindparam, insert, literal, select, union_all
@@ -48,7 +48,7 @@ async def create(route: Route, new: NewInstance, forwarded: bool) -> dict[str, A
 async def create_once(route: Route, new: NewInstance, forwarded: bool) -> dict[str, Any]:
     new = new.inside(route.name)
     async with route.sessions.begin() as session:  # a first try is placed in this transaction
-        seen = (await run(session, earlier_attempt, {"id": new.id})).first()
+        seen = None if new.fresh else (await run(session, earlier_attempt, {"id": new.id})).first()
         if seen is not None and seen.kind == "instance":
             existing = await session.get(InstanceRow, new.id)
             if existing is not None:
@@ -70,6 +70,8 @@ async def create_once(route: Route, new: NewInstance, forwarded: bool) -> dict[s
         if isinstance(answer, dict):
             return answer
         reasons.append(f"{child.name}: {answer.reason}")
+        if not answer.declined:  # it may have acted below before failing: no longer fresh
+            new = replace(new, fresh=False)
     if forwarded:
         raise NothingFits("; ".join(reasons))
     async with route.sessions.begin() as session:

@@ -27,6 +27,7 @@ from zones.node.http.callers import Identity, Role
 from zones.node.http.endpoints import Call, EndpointTable, json_response
 from zones.router.children.forwarding import (
     CLIENT_HEADER,
+    FRESH_HEADER,
     MOVING_HEADER,
     TARGET_HEADER,
     from_a_parent,
@@ -151,6 +152,7 @@ async def create_instance(call: Call[InstanceCreateEnvelope]) -> web.StreamRespo
     route = await checked_route(call)
     body = call.body.instance
     client, created_at = moving_copy_of(call)
+    made_here = body.id is None and created_at is None
     new = NewInstance(
         id=body.id or str(uuid.uuid4()),
         name=body.name,
@@ -162,6 +164,8 @@ async def create_instance(call: Call[InstanceCreateEnvelope]) -> web.StreamRespo
         settled=settled_keys(call.request),
         created_at=created_at,
         target=parent_header(call.request, TARGET_HEADER),
+        fresh=created_at is None
+        and (made_here or parent_header(call.request, FRESH_HEADER) == "1"),
     )
     try:
         instance = await creating.create(route, new, is_forwarded_create(call.request))

@@ -9,7 +9,7 @@ from typing import Any
 
 from zones.capabilities.matching import Condition, host_satisfies
 from zones.capabilities.values import CapabilityValue
-from zones.router.children.forwarding import MOVING_HEADER, TARGET_HEADER
+from zones.router.children.forwarding import FRESH_HEADER, MOVING_HEADER, TARGET_HEADER
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,9 @@ class NewInstance:
     created_at: datetime | None = None
     # Only inside the zone of this name (a move to a named zone); None: anywhere.
     target: str | None = None
+    # The id was made for this request where it entered, and no zone has been sent it yet
+    # (FRESH_HEADER): no earlier attempt can exist, so none is looked for.
+    fresh: bool = False
 
     @property
     def open_conditions(self) -> list[Condition]:
@@ -48,6 +51,8 @@ class NewInstance:
             headers[TARGET_HEADER] = self.target
         if self.created_at is not None:
             headers[MOVING_HEADER] = f"{self.client},{self.created_at.isoformat()}"
+        if self.fresh:
+            headers[FRESH_HEADER] = "1"
         return headers
 
     def body(self) -> dict[str, Any]:
