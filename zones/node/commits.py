@@ -1,7 +1,7 @@
 """What runs once a transaction has committed: how copies in memory follow the database.
 
 Memory only ever holds copies of what the database holds; a copy may change
-only once the write it copies is true. Two ways in:
+only once the write it copies is true. Three ways in:
 
 - `after_commit(session, callback)`: the writer knows what changed (a host's
   amounts, a heartbeat) and hands the copy its new value, run after the commit

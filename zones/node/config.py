@@ -90,8 +90,9 @@ class RouterSettings(_Section):
     """`[router]`: limits on calls forwarded to children, and how current memory's copies stay."""
 
     child_timeout: PositiveSeconds = 5.0
-    # The copies in memory of the live hosts and the children are fed by this worker's own
-    # commits and read again whole at most this often (what other workers wrote).
+    # The copies in memory (live hosts, children, /zones/info, lookup answers) follow this
+    # worker's own commits at once, and are read again at the latest this long after they
+    # were read (what other processes over the same database wrote).
     reread_interval: PositiveSeconds = 1.0
 
 

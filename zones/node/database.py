@@ -131,7 +131,8 @@ def dialect_insert(session: AsyncSession, table: type[Base]) -> Any:
 
 
 def dialect_of(session: AsyncSession) -> str:
-    """ "sqlite" or "postgresql": the key of statements built once per backend."""
+    """The backend's name, "sqlite" or "postgresql": the key of statements built once per
+    backend."""
     return session.get_bind().dialect.name
 
 
@@ -146,17 +147,14 @@ def table_of(model: type[Base]) -> Table:
     return table
 
 
-async def run(session: AsyncSession, statement: Any, params: dict[str, Any]) -> Any:
+async def run(
+    session: AsyncSession, statement: Any, params: dict[str, Any] | list[dict[str, Any]]
+) -> Any:
     """Run a statement built once (bound parameters only) on the session's connection, in its
-    transaction: the hot paths skip the ORM's execution path and build no statement per call."""
+    transaction: the hot paths skip the ORM's execution path and build no statement per call.
+    A list of parameter sets runs the one statement for each (many rows at once)."""
     connection = await session.connection()
     return await connection.execute(statement, params)
-
-
-async def run_many(session: AsyncSession, statement: Any, rows: list[dict[str, Any]]) -> None:
-    """`run` for many rows at once: one statement, executed for each parameter set."""
-    connection = await session.connection()
-    await connection.execute(statement, rows)
 
 
 T = TypeVar("T")

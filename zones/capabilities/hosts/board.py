@@ -4,7 +4,7 @@ Placement reads every live host on each create; the database stays the truth
 (an allocation is still a conditional update there, the only guard against
 overfilling a host), and this is a copy of it. Every heartbeat, allocation,
 release and removal this process commits updates the copy once the commit is
-done (zones.node.database.after_commit), and the whole is read again at most
+done (zones.node.commits.after_commit), and the whole is read again at most
 every `refresh` seconds, so what other worker processes over the same
 database wrote reaches it within that time. A copy that is behind can only
 offer a host the database then refuses (the allocation fails and the next
@@ -14,10 +14,10 @@ Most heartbeats say what the host's last one said and only move its expiry.
 Such a heartbeat is answered from here (`beat_in_memory`), and the expiries it
 moved are written together, one statement for all hosts, every
 `[hosts] expiry_flush_interval` seconds (`flush_forever`), as Nomad keeps its
-heartbeat timers in memory. The database's expiry then trails the truth by at most that long, so
-a heartbeat whose stored expiry would run out first goes to the database
-itself; a lost flush (a crash) can only make a host look expired until its
-next heartbeat.
+heartbeat timers in memory. The database's expiry then trails the truth by at
+most that long, so a heartbeat whose stored expiry would run out first goes to
+the database itself; a lost flush (a crash) can only make a host look expired
+until its next heartbeat.
 """
 
 from __future__ import annotations

@@ -31,8 +31,7 @@ endpoints = EndpointTable("hosts")
 async def heartbeat(call: Call[HeartbeatEnvelope]) -> web.StreamResponse:
     name = call.path_name("name", HOST_NAME_PATTERN)
     beat, board = call.body.host, call.app[HOST_BOARD]
-    reporter = registry.reporter_of(call.caller)
-    digest = registry.heartbeat_digest(beat.capabilities, beat.inventory, beat.ttl, reporter)
+    digest = registry.heartbeat_digest(beat.capabilities, beat.inventory, beat.ttl, call.caller)
     live = board.beat_in_memory(name, digest, beat.ttl)
     if live is None:
         async with call.app[SESSIONS].begin() as session:

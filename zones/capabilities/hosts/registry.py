@@ -33,7 +33,6 @@ from zones.node.database import (
     UtcDateTime,
     dialect_of,
     run,
-    run_many,
     upsert,
     utcnow,
 )
@@ -69,8 +68,8 @@ async def record_heartbeat(
     """Store a heartbeat. A live host belongs to the account that reports it: another
     host account may not speak for it until it expires (admins may, and take it over)."""
     now = utcnow()
-    reported_by = reporter_of(reporter)
-    digest = heartbeat_digest(capabilities, inventory, ttl, reported_by)
+    reported_by = _reported_by(reporter)
+    digest = heartbeat_digest(capabilities, inventory, ttl, reporter)
     unchanged = await _refresh_unchanged(session, name, digest, now + timedelta(seconds=ttl), now)
     if unchanged is not None:
         return unchanged
@@ -105,7 +104,7 @@ async def record_heartbeat(
     return await _load(session, name)
 
 
-def reporter_of(reporter: Identity) -> str:
+def _reported_by(reporter: Identity) -> str:
     return f"{reporter.username}@{reporter.issuer}"
 
 
@@ -113,12 +112,14 @@ def heartbeat_digest(
     capabilities: Mapping[str, CapabilityValue],
     inventory: Mapping[str, float],
     ttl: float,
-    reported_by: str,
+    reporter: Identity,
 ) -> str:
     """Everything a heartbeat says, hashed: the same digest means nothing but the expiry moves
     (the reporter is in it, so a digest match is also the account that holds the host)."""
     said = [dict(capabilities), {key: float(total) for key, total in inventory.items()}]
-    document = json.dumps([*said, float(ttl), reported_by], sort_keys=True, separators=(",", ":"))
+    document = json.dumps(
+        [*said, float(ttl), _reported_by(reporter)], sort_keys=True, separators=(",", ":")
+    )
     return hashlib.sha256(document.encode()).hexdigest()
 
 
@@ -128,7 +129,7 @@ async def _refresh_unchanged(
     """Move the expiry of a host whose last heartbeat said the same: one statement that
     returns the host as reads see it. None when the heartbeat says something new."""
     statement = _refresh_statement(dialect_of(session))
-    params = {"host": name, "said": digest, "expires": expires_at, "now": now}
+    params = {"host": name, "said": digest, "expires": expires_at, "at": now}
     row = (await run(session, statement, params)).first()
     if row is None:
         return None
@@ -143,29 +144,8 @@ async def _refresh_unchanged(
     )
 
 
-@cache
-def _refresh_statement(dialect: str) -> Any:
-    """Built once per backend: the UPDATE, returning each resource's [total, used]."""
-    sqlite = dialect == "sqlite"
-    pairs = func.json_group_object if sqlite else func.json_object_agg
-    array = func.json_array if sqlite else func.json_build_array
-    amounts = (
-        select(pairs(HostResource.resource, array(HostResource.total, HostResource.used)))
-        .where(HostResource.host_name == Host.name)
-        .scalar_subquery()
-    )
-    return (
-        update(Host)
-        .where(Host.name == bindparam("host"), Host.digest == bindparam("said"))
-        .values(
-            expires_at=bindparam("expires", type_=UtcDateTime()),
-            updated_at=bindparam("now", type_=UtcDateTime()),
-        )
-        .returning(Host.capabilities, Host.expires_at, amounts.label("amounts"))
-    )
-
-
-# Expiries that heartbeats moved in memory, written many at once (HostBoard.flush).
+# A host's expiry moved, unless its last stored heartbeat said something else since
+# (parameters: host, said, expires, at).
 _move_expiry = (
     update(Host)
     .where(Host.name == bindparam("host"), Host.digest == bindparam("said"))
@@ -176,10 +156,23 @@ _move_expiry = (
 )
 
 
+@cache
+def _refresh_statement(dialect: str) -> Any:
+    """Built once per backend: `_move_expiry`, returning each resource's [total, used]."""
+    sqlite = dialect == "sqlite"
+    pairs = func.json_group_object if sqlite else func.json_object_agg
+    array = func.json_array if sqlite else func.json_build_array
+    amounts = (
+        select(pairs(HostResource.resource, array(HostResource.total, HostResource.used)))
+        .where(HostResource.host_name == Host.name)
+        .scalar_subquery()
+    )
+    return _move_expiry.returning(Host.capabilities, Host.expires_at, amounts.label("amounts"))
+
+
 async def move_expiries(session: AsyncSession, moves: list[dict[str, Any]]) -> None:
-    """Push each host's expiry to `expires` (rows: host, said, expires, at), one statement for
-    all; a host whose last stored heartbeat said something else since is left alone."""
-    await run_many(session, _move_expiry, moves)
+    """`_move_expiry` for many hosts at once (HostBoard.flush): one statement for all."""
+    await run(session, _move_expiry, moves)
 
 
 async def _forget_dropped_resources(session: AsyncSession, name: str, kept: set[str]) -> None:

@@ -3,10 +3,10 @@
 The answer merges the zone's own static capabilities, those of its live
 hosts (and the instances it holds), and what its healthy children last
 reported (an offline or disabled child counts for nothing). It is kept built
-(ZoneInfoKeeper) and built again only when something it shows changed. `generation` is
-derived from the rest of the answer, so it changes exactly when the answer
-does; parents send it back as `If-None-Match` and an unchanged zone answers
-304 without a body.
+(ZoneInfoKeeper) and built again only when something it shows changed.
+`generation` is derived from the rest of the answer, so it changes exactly
+when the answer does; parents send it back as `If-None-Match` and an
+unchanged zone answers 304 without a body.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from zones.router.children.registry import zone_names
 from zones.router.children.schemas import ChildSummary, ZoneInfo
 from zones.router.index.answers import last_change
 from zones.router.index.models import ClientIndex
-from zones.router.instances.cache import RoutingCache
+from zones.router.instances.cache import Report, RoutingCache
 from zones.router.instances.local import count as count_instances
 from zones.router.instances.models import Instance
 
@@ -89,12 +89,13 @@ class ZoneInfoKeeper:
             return self._info
         changes, started = self._changes, time.monotonic()
         children = await self._children.children()
+        reports = await self._children.healthy_reports()
         async with self._sessions.begin() as session:
             hosts = await self._hosts.live(session)
             counted = await count_instances(session)
             clients_changed_at = await last_change(session)
         info = zone_info_of(
-            self._settings, self._uuid, hosts, children, self._children, counted, clients_changed_at
+            self._settings, self._uuid, hosts, children, reports, counted, clients_changed_at
         )
         self._info = info
         if changes == self._changes:  # nothing changed while it was built
@@ -119,7 +120,7 @@ def zone_info_of(
     zone_uuid: str,
     hosts: list[LiveHost],
     children: list[ChildZone],
-    parsed: RoutingCache,
+    reports: list[Report],
     instances_here: int,
     clients_changed_at: datetime | None,
 ) -> ZoneInfo:
@@ -127,13 +128,13 @@ def zone_info_of(
     free = free_of_hosts(host.free for host in hosts)
     host_count, instance_count = len(hosts), instances_here
     children = sorted(children, key=lambda child: child.id)
-    for child in children:
-        reported = parsed.aggregate(child) if child.is_healthy else None
-        if reported is not None and child.last_info is not None:
-            capabilities = merge(capabilities, reported.capabilities)
-            free = merge_free(free, reported.free)
-            host_count += int(child.last_info["hosts"])
-            instance_count += int(child.last_info["instances"])
+    # In one order each time: sums of floats in another order may differ in the last digit,
+    # and with them the generation.
+    for _, reported in sorted(reports, key=lambda report: report[0].id):
+        capabilities = merge(capabilities, reported.capabilities)
+        free = merge_free(free, reported.free)
+        host_count += reported.hosts
+        instance_count += reported.instances
     content: dict[str, Any] = {
         "uuid": zone_uuid,
         "name": settings.zone.name,

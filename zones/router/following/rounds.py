@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement, delete, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from zones.capabilities.aggregate import aggregate_from_json, free_from_json
-from zones.node.database import AsyncSession, run_many, table_of, utcnow
+from zones.node.database import AsyncSession, run, table_of, utcnow
 from zones.router.children.models import ChildCapability, ChildFree, ChildZone
 from zones.router.children.schemas import ZoneInfo
 from zones.router.children.tokens import ChildCredentials
@@ -213,37 +213,53 @@ async def replace_capability_rows(
     """Rewrite a child's typed capability rows and free rows (each when asked) from its latest
     answer (None: none): one DELETE and one many-row INSERT per table."""
     if capabilities:
-        await session.execute(delete(ChildCapability).where(ChildCapability.child_id == child_id))
         rows = [] if info is None else capability_rows(child_id, info)
-        if rows:
-            await run_many(session, insert(table_of(ChildCapability)), rows)
+        await _rewrite(session, ChildCapability, child_id, rows)
     if free:
-        await session.execute(delete(ChildFree).where(ChildFree.child_id == child_id))
         amounts = {} if info is None else free_from_json(info.free)
         rows = [
             {"child_id": child_id, "resource": resource, "max": amount.max, "sum": amount.sum}
             for resource, amount in amounts.items()
         ]
-        if rows:
-            await run_many(session, insert(table_of(ChildFree)), rows)
+        await _rewrite(session, ChildFree, child_id, rows)
+
+
+async def _rewrite(
+    session: AsyncSession,
+    model: type[ChildCapability] | type[ChildFree],
+    child_id: int,
+    rows: list[dict[str, Any]],
+) -> None:
+    await session.execute(delete(model).where(model.child_id == child_id))
+    if rows:
+        await run(session, insert(table_of(model)), rows)
 
 
 def capability_rows(child_id: int, info: ZoneInfo) -> list[dict[str, Any]]:
     """The typed rows that child filters query: one per string or bool value, one per range."""
-    rows: list[dict[str, Any]] = []
-    empty = {"string_value": None, "float_min": None, "float_max": None}
+
+    def row(
+        key: str,
+        kind: str,
+        text: str | None = None,
+        low: float | None = None,
+        high: float | None = None,
+    ) -> dict[str, Any]:
+        return {
+            "child_id": child_id,
+            "key": key,
+            "value_type": kind,
+            "string_value": text,
+            "float_min": low,
+            "float_max": high,
+        }
+
+    rows = []
     for key, summary in aggregate_from_json(info.capabilities).items():
         for value in summary.values:
-            kind = "bool" if isinstance(value, bool) else "string"
-            rows.append(
-                {**empty, "child_id": child_id, "key": key, "value_type": kind}
-                | {"string_value": _as_text(value)}
-            )
+            rows.append(row(key, "bool" if isinstance(value, bool) else "string", _as_text(value)))
         if summary.low is not None:
-            rows.append(
-                {**empty, "child_id": child_id, "key": key, "value_type": "float"}
-                | {"float_min": summary.low, "float_max": summary.high}
-            )
+            rows.append(row(key, "float", low=summary.low, high=summary.high))
     return rows
 
 

@@ -5,10 +5,10 @@ every login, by every tool that finds its zone). The index's read is kept per
 client and forgotten when a commit of this process writes the client's row
 (every change of its instances, mappings and children's answers does, in the
 same transaction: zones.router.index.updates), when a child is renamed, moved
-or removed, when a rebuild starts, and at the latest `max_age` seconds after it was read (what other
-processes over the same database wrote, `zones reindex` among them). A read
-that a commit overtook is not kept, and one taken while the index is rebuilt
-is never kept.
+or removed, when a rebuild starts, and at the latest `max_age` seconds after
+it was read (what other processes over the same database wrote, `zones
+reindex` among them). A read that a commit overtook is not kept, and one taken
+while the index is rebuilt is never kept.
 """
 
 from __future__ import annotations

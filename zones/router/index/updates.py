@@ -19,7 +19,15 @@ from typing import Any
 from sqlalchemy import Integer, bindparam, case, null, select, update
 
 from zones.node.commits import wrote
-from zones.node.database import AsyncSession, UtcDateTime, dialect_of, insert_for, run, utcnow
+from zones.node.database import (
+    AsyncSession,
+    UtcDateTime,
+    dialect_of,
+    insert_for,
+    run,
+    table_of,
+    utcnow,
+)
 from zones.router.index.answers import News
 from zones.router.index.models import ClientChild, ClientIndex
 
@@ -34,7 +42,7 @@ async def lock_client(session: AsyncSession, client: str, local_delta: int = 0) 
 
 @cache
 def _lock_statement(dialect: str) -> Any:
-    table = ClientIndex.__table__.c
+    table = table_of(ClientIndex).c
     insert = insert_for(dialect, ClientIndex).values(
         client=bindparam("client"),
         local_count=bindparam("first", type_=Integer()),
@@ -84,7 +92,7 @@ async def update_child(
 def _child_statement(dialect: str, kept: str) -> Any:
     """The child entry's upsert; `kept` says what becomes of its answer: "told" (the new one,
     unless a newer one is kept), "unknown" (none), "kept" (left as it is)."""
-    table = ClientChild.__table__.c
+    table = table_of(ClientChild).c
     told_answer = bindparam("answer", type_=table.answer.type)
     told_revision = bindparam("revision", type_=Integer())
     insert = insert_for(dialect, ClientChild).values(

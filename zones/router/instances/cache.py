@@ -45,6 +45,8 @@ class ChildAggregate:
     generation: object
     capabilities: Aggregate
     free: FreeSummary
+    hosts: int  # the hosts and instances it counts, its subtree's included
+    instances: int
 
 
 Report = tuple[ChildZone, ChildAggregate]  # a healthy child and what it last reported
@@ -59,10 +61,7 @@ class RoutingCache:
         self._children_read_at = float("-inf")
         self._children_changes = 0
         self._aggregates: dict[int, ChildAggregate] = {}
-        self._healthy: tuple[dict[int, ChildZone], list[tuple[ChildZone, ChildAggregate]]] = (
-            {},
-            [],
-        )
+        self._healthy: tuple[dict[int, ChildZone], list[Report]] = ({}, [])
         watch_commits(sessions, ChildZone, self.children_changed)
         self._mappings: OrderedDict[str, CachedMapping] = OrderedDict()
         self._creating: dict[str, tuple[asyncio.Lock, int]] = {}
@@ -146,6 +145,8 @@ class RoutingCache:
                 generation,
                 aggregate_from_json(child.last_info["capabilities"]),
                 free_from_json(child.last_info["free"]),
+                int(child.last_info["hosts"]),
+                int(child.last_info["instances"]),
             )
             self._aggregates[child.id] = known
         return known

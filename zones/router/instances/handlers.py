@@ -152,7 +152,6 @@ async def create_instance(call: Call[InstanceCreateEnvelope]) -> web.StreamRespo
     route = await checked_route(call)
     body = call.body.instance
     client, created_at = moving_copy_of(call)
-    made_here = body.id is None and created_at is None
     new = NewInstance(
         id=body.id or str(uuid.uuid4()),
         name=body.name,
@@ -164,8 +163,9 @@ async def create_instance(call: Call[InstanceCreateEnvelope]) -> web.StreamRespo
         settled=settled_keys(call.request),
         created_at=created_at,
         target=parent_header(call.request, TARGET_HEADER),
+        # An id made here, or one a parent made, is new everywhere (a move's copy never is).
         fresh=created_at is None
-        and (made_here or parent_header(call.request, FRESH_HEADER) == "1"),
+        and (body.id is None or parent_header(call.request, FRESH_HEADER) == "1"),
     )
     try:
         instance = await creating.create(route, new, is_forwarded_create(call.request))
