@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, case, delete, func, select, update
+from sqlalchemy import Float, bindparam, case, delete, func, select, update
 from sqlalchemy.orm import selectinload
 
 from zones.capabilities.hosts.models import Host, HostResource
@@ -245,22 +245,14 @@ async def allocate(session: AsyncSession, name: str, resources: Mapping[str, flo
     before any write becomes the outer transaction, and its release commits
     the allocation on its own, before the instance that owns it.)
     """
-    live = select(Host.name).where(Host.name == name, Host.expires_at > utcnow())
     taken: dict[str, float] = {}
+    now = utcnow()
     for resource, amount in resources.items():
         if amount == 0:
             continue
-        result = await session.execute(
-            update(HostResource)
-            .where(
-                HostResource.host_name.in_(live),
-                HostResource.resource == resource,
-                HostResource.total - HostResource.used >= amount,
-            )
-            .values(used=HostResource.used + amount)
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        params = {"host": name, "which": resource, "amount": amount, "now": now}
+        result = await run(session, _take, params)
+        if result.rowcount != 1:
             await release(session, name, taken)
             return False
         taken[resource] = amount
@@ -270,10 +262,33 @@ async def allocate(session: AsyncSession, name: str, resources: Mapping[str, flo
 async def release(session: AsyncSession, name: str, resources: Mapping[str, float]) -> None:
     """Give back what `allocate` took, never below zero (the host may have been re-registered)."""
     for resource, amount in resources.items():
-        remaining = HostResource.used - amount
-        await session.execute(
-            update(HostResource)
-            .where(HostResource.host_name == name, HostResource.resource == resource)
-            .values(used=case((remaining < 0, 0.0), else_=remaining))
-            .execution_options(synchronize_session=False)
-        )
+        await run(session, _give_back, {"host": name, "which": resource, "amount": amount})
+
+
+# Built once: the conditional UPDATE that takes an amount from a live host, and the one that
+# gives it back (parameters: host, which resource, amount; and now, for the host's
+# liveness). Not named after columns: an UPDATE reserves those names for its SET clause.
+_amount = bindparam("amount", type_=Float())
+_take = (
+    update(HostResource)
+    .where(
+        HostResource.host_name.in_(
+            select(Host.name).where(
+                Host.name == bindparam("host"),
+                Host.expires_at > bindparam("now", type_=UtcDateTime()),
+            )
+        ),
+        HostResource.resource == bindparam("which"),
+        HostResource.total - HostResource.used >= _amount,
+    )
+    .values(used=HostResource.used + _amount)
+)
+_remaining = HostResource.used - _amount
+_give_back = (
+    update(HostResource)
+    .where(
+        HostResource.host_name == bindparam("host"),
+        HostResource.resource == bindparam("which"),
+    )
+    .values(used=case((_remaining < 0, 0.0), else_=_remaining))
+)
