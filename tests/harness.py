@@ -107,8 +107,10 @@ def zone_settings(
         zone["database"] = database_url
     auth = {"admin_password": ADMIN_PASSWORD, **sections.pop("auth", {})}
     # Tests drive polls themselves (`app[POLLER].run_once()`); the background loop
-    # only runs its first round at start unless a test asks for a shorter interval.
+    # only runs its first round at start unless a test asks for a shorter interval, and
+    # keeps no watches unless a test asks for them.
     sections.setdefault("poll", {"interval": 3600.0})
+    sections["poll"] = {"watch": False, **sections["poll"]}
     raw = {"zone": zone, "auth": auth, "base_dir": directory, **sections}
     return validate_settings(raw)
 

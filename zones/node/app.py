@@ -42,6 +42,7 @@ from zones.router.following import handlers as zone_handlers
 from zones.router.following.appkeys import POLLER, ZONE_INFO
 from zones.router.following.info import ZoneInfoKeeper
 from zones.router.following.poller import ChildPoller
+from zones.router.following.watcher import ChildWatcher
 from zones.router.index.appkeys import KEPT_ANSWERS
 from zones.router.index.kept import KeptAnswers
 from zones.router.instances import handlers as instance_handlers
@@ -70,6 +71,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(heartbeat_expiries_context)
     app.cleanup_ctx.append(http_session_context)
     app.cleanup_ctx.append(poller_context)
+    app.on_shutdown.append(release_watches)
     for table in ENDPOINT_TABLES:
         table.add_to(app)
     app[OPENAPI] = build_openapi(
@@ -122,7 +124,9 @@ async def heartbeat_expiries_context(app: web.Application) -> AsyncIterator[None
 
 async def http_session_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    connector = aiohttp.TCPConnector(limit=200, limit_per_host=50, ttl_dns_cache=300)
+    # One watch is held open on each child (zones.router.following.watcher), beside the
+    # calls forwarded to it: the pool must hold a few connections per child.
+    connector = aiohttp.TCPConnector(limit=2000, limit_per_host=50, ttl_dns_cache=300)
     async with aiohttp.ClientSession(connector=connector) as session:
         app[HTTP_SESSION] = session
         jwks = JwksCache(session, timeout=settings.router.child_timeout)
@@ -149,12 +153,23 @@ async def http_session_context(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
+async def release_watches(app: web.Application) -> None:
+    """Answer the watches parents hold here now: a stopping zone must not wait them out."""
+    if ZONE_INFO in app:
+        app[ZONE_INFO].release()
+
+
 async def poller_context(app: web.Application) -> AsyncIterator[None]:
     poller = ChildPoller(
         app[SESSIONS], app[CHILD_CLIENT], app[CHILD_TOKENS], app[SETTINGS].poll, app[ZONE_UUID]
     )
     app[POLLER] = poller
-    task = asyncio.create_task(poller.run(), name="child poller")
+    settings = app[SETTINGS].poll
+    if settings.watch:
+        follow = ChildWatcher(poller, app[SESSIONS], settings).run()
+    else:
+        follow = poller.run()
+    task = asyncio.create_task(follow, name="child watcher" if settings.watch else "child poller")
     yield
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):

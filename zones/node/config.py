@@ -84,6 +84,10 @@ class PollSettings(_Section):
     interval: PositiveSeconds = 5.0
     timeout: PositiveSeconds = 2.0
     failures_before_offline: int = Field(default=3, ge=1, le=1000)
+    # Keep a watch open on each child (its /zones/info held until it changes, at most
+    # `interval`), so a change below is known here within milliseconds; false polls each
+    # child every `interval` only.
+    watch: bool = True
 
 
 class RouterSettings(_Section):

@@ -91,17 +91,38 @@ class ChildClient:
         timeout: float | None = None,
     ) -> ZoneInfo | None:
         """Read the child's `GET /zones/info`; None when it answers 304 to `etag`."""
+        info, _ = await self.watch_info(
+            api_url, token, request_id=request_id, etag=etag, timeout=timeout
+        )
+        return info
+
+    async def watch_info(
+        self,
+        api_url: str,
+        token: str,
+        *,
+        request_id: str,
+        etag: str | None = None,
+        wait: float | None = None,
+        timeout: float | None = None,
+    ) -> tuple[ZoneInfo | None, bool]:
+        """`GET /zones/info`, held by the child up to `wait` seconds while its info is still
+        `etag` (a watch): the new info (None when unchanged), and whether the child held it
+        (an older zone answers at once, and is then polled)."""
         headers = {"If-None-Match": etag} if etag else {}
+        if wait is not None:
+            headers["Prefer"] = f"wait={wait:g}"
         answer = await self._call(
             "GET",
             f"{api_url}/zones/info",
             token=token,
             headers=headers,
             request_id=request_id,
-            timeout=timeout,
+            timeout=(timeout or self._timeout) + (wait or 0.0),
         )
+        held = wait is not None and answer.applied is not None and answer.applied.startswith("wait")
         if answer.status == 304:
-            return None
+            return None, held
         body = _json_object(answer, f"GET {api_url}/zones/info")
         try:
             info = ZoneInfo.model_validate(body.get("zone"))
@@ -109,7 +130,7 @@ class ChildClient:
             free_from_json(info.free)
         except (ValidationError, ValueError) as exc:
             raise ChildError(f"child at {api_url} answered /zones/info in another shape") from exc
-        return info
+        return info, held
 
     async def forward(
         self,
@@ -165,6 +186,7 @@ class ChildClient:
                 raw = await _read_capped(response, f"{method} {url}")
                 status = response.status
                 lookup = response.headers.get(LOOKUP_HEADER)
+                applied = response.headers.get("Preference-Applied")
         except TimeoutError as exc:
             raise ChildTimeout(f"{method} {url} did not answer in time") from exc
         except aiohttp.ClientConnectorError as exc:
@@ -173,7 +195,7 @@ class ChildClient:
             # Connected, maybe sent, then lost: the child may have acted on it.
             raise ChildAnswerLost(f"{method} {url} lost its connection: {exc}") from exc
         try:
-            answer = _Answer(status, raw.decode("utf-8"), lookup)
+            answer = _Answer(status, raw.decode("utf-8"), lookup, applied)
         except UnicodeDecodeError as exc:
             raise ChildError(f"{method} {url} answered text that is not UTF-8") from exc
         if answer.status >= 400 and refuse_errors:
@@ -200,6 +222,7 @@ class _Answer:
     status: int
     text: str
     lookup: str | None = None
+    applied: str | None = None  # Preference-Applied
 
 
 def _json_object(answer: _Answer, what: str) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from zones.node.appkeys import SESSIONS, ZONE_UUID
 from zones.node.database import utcnow
 from zones.node.http.callers import Role
 from zones.node.http.endpoints import Call, EndpointTable, json_response
+from zones.node.http.prefer import PREFERENCE_APPLIED, applied, wait_asked
 from zones.router.children import registry
 from zones.router.children.appkeys import CHILD_CLIENT
 from zones.router.children.filters import children_query, filter_children
@@ -137,12 +138,23 @@ def name_fields(given: str | None, probe: ProbeResult, api_url: str) -> dict[str
     response=ZoneInfoEnvelope,
 )
 async def zone_info(call: Call[None]) -> web.StreamResponse:
-    info = await call.app[ZONE_INFO].current()
+    """Held, with `If-None-Match` and `Prefer: wait=N`, until the info differs from that etag
+    (a watch: zones.router.following.watcher), or answered at once."""
+    headers = call.request.headers
+    wait, known = wait_asked(headers.get("Prefer")), headers.get("If-None-Match")
+    keeper = call.app[ZONE_INFO]
+    if wait is not None and known is not None:
+        info = await keeper.changed_from(known, wait)
+    else:
+        info = await keeper.current()
     etag = etag_of(info.generation)
-    if call.request.headers.get("If-None-Match") == etag:
-        return web.Response(status=304, headers={"ETag": etag})
+    sent = {"ETag": etag}
+    if wait is not None:
+        sent[PREFERENCE_APPLIED] = applied(wait)
+    if known == etag:
+        return web.Response(status=304, headers=sent)
     response = json_response(ZoneInfoEnvelope(zone=info))
-    response.headers["ETag"] = etag
+    response.headers.update(sent)
     return response
 
 

@@ -11,6 +11,7 @@ unchanged zone answers 304 without a body.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import time
@@ -74,7 +75,10 @@ class ZoneInfoKeeper:
         self._hosts, self._children, self._max_age = hosts, children, max_age
         self._info: ZoneInfo | None = None
         self._valid_until = float("-inf")
+        self._first_expiry = float("inf")  # monotonic: when the first live host expires
         self._changes = 0
+        self._moved = asyncio.Event()  # set (and replaced) on each change: wakes held watches
+        self._released = False
         hosts.on_change(self.changed)
         watch_commits(sessions, ChildZone, self.changed, columns=SHOWN_OF_A_CHILD)
         watch_commits(sessions, ClientIndex, self.changed)
@@ -83,6 +87,36 @@ class ZoneInfoKeeper:
     def changed(self) -> None:
         self._changes += 1
         self._valid_until = float("-inf")
+        moved, self._moved = self._moved, asyncio.Event()
+        moved.set()
+
+    def release(self) -> None:
+        """Answer every held watch now, and hold none from here on (the zone is stopping)."""
+        self._released = True
+        self._moved.set()
+
+    async def changed_from(self, etag: str, wait: float) -> ZoneInfo:
+        """The info once it differs from `etag`, or as it is after `wait` seconds.
+
+        Waiting costs nothing while nothing changes: it wakes only when this
+        process changes what the info shows, or when a live host expires, and
+        builds the info again only then (no timer reads the database).
+        """
+        deadline = time.monotonic() + wait
+        info = await self.current()
+        while etag_of(info.generation) == etag and not self._released:
+            moved, now = self._moved, time.monotonic()
+            remaining = min(deadline, self._first_expiry) - now
+            if deadline <= now:
+                return info
+            try:  # (not below 10 ms: a host that expires right now must not spin the loop)
+                async with asyncio.timeout(max(0.01, remaining)):
+                    await moved.wait()
+            except TimeoutError:
+                if time.monotonic() >= deadline:
+                    return info
+            info = await self.current()
+        return info
 
     async def current(self) -> ZoneInfo:
         if self._info is not None and time.monotonic() < self._valid_until:
@@ -98,8 +132,10 @@ class ZoneInfoKeeper:
             self._settings, self._uuid, hosts, children, reports, counted, clients_changed_at
         )
         self._info = info
+        expiry = until_first_expiry(hosts)
+        self._first_expiry = started + expiry
         if changes == self._changes:  # nothing changed while it was built
-            self._valid_until = started + min(self._max_age, until_first_expiry(hosts))
+            self._valid_until = started + min(self._max_age, expiry)
         return info
 
 

@@ -75,7 +75,7 @@ class ChildPoller:
             await asyncio.sleep(max(0.0, self._settings.interval - elapsed))
 
     async def run_once(self) -> list[PollOutcome]:
-        targets = await self._targets()
+        targets = await self.targets()
         request_id = f"poll-{uuid.uuid4().hex[:20]}"
         bound = asyncio.Semaphore(POLL_CONCURRENCY)
 
@@ -84,12 +84,17 @@ class ChildPoller:
                 return await self._poll(target, request_id)
 
         outcomes = await asyncio.gather(*(poll_bounded(target) for target in targets))
+        return await self.record(outcomes)
+
+    async def record(self, outcomes: list[PollOutcome]) -> list[PollOutcome]:
+        """Write what polls learnt, in one transaction; the outcomes as recorded."""
         async with self._sessions.begin() as session:
             return await record_round(
                 session, outcomes, self._settings.failures_before_offline, self._zone_uuid
             )
 
-    async def _targets(self) -> list[PollTarget]:
+    async def targets(self) -> list[PollTarget]:
+        """Every enabled child, with what it last reported."""
         async with self._sessions.begin() as session:
             children = await list_children(session)
         return [
@@ -105,11 +110,20 @@ class ChildPoller:
             if child.enabled
         ]
 
-    async def _poll(self, target: PollTarget, request_id: str) -> PollOutcome:
-        started = time.monotonic()
+    async def poll(
+        self, target: PollTarget, request_id: str, wait: float | None = None
+    ) -> PollOutcome:
+        """One poll of one child, or a watch held by it up to `wait` seconds while its info is
+        unchanged; the poll timeout bounds the answer beyond that wait."""
+        return await self._poll(target, request_id, wait)
+
+    async def _poll(
+        self, target: PollTarget, request_id: str, wait: float | None = None
+    ) -> PollOutcome:
+        started, held = time.monotonic(), False
         try:
-            async with asyncio.timeout(self._settings.timeout):
-                info = await self._fetch_retrying(target, request_id)
+            async with asyncio.timeout(self._settings.timeout + (wait or 0.0)):
+                info, held = await self._fetch_retrying(target, request_id, wait)
         except TimeoutError:
             error = f"no answer within the poll timeout of {self._settings.timeout} s"
             return PollOutcome.failed(target, error, started)
@@ -121,7 +135,7 @@ class ChildPoller:
             # One child's surprise must not cost the round for its siblings.
             log.exception("unexpected failure polling %s", target.credentials.api_url)
             return PollOutcome.failed(target, f"unexpected failure: {type(exc).__name__}", started)
-        outcome = PollOutcome.answered(target, info, started)
+        outcome = replace(PollOutcome.answered(target, info, started), held=held)
         changed = target.clients_reported_at if info is None else info.clients_changed_at
         fetched = await fetch_changes(
             self._child_client,
@@ -135,30 +149,41 @@ class ChildPoller:
             return outcome
         return replace(outcome, news=fetched.news, clients_known_at=fetched.known_at)
 
-    async def _fetch_retrying(self, target: PollTarget, request_id: str) -> ZoneInfo | None:
+    async def _fetch_retrying(
+        self, target: PollTarget, request_id: str, wait: float | None
+    ) -> tuple[ZoneInfo | None, bool]:
         retrying = AsyncRetrying(
             retry=retry_if_exception_type((ChildUnreachable, ChildAnswerLost)),
             stop=stop_after_attempt(CONNECT_ATTEMPTS),
             wait=wait_random_exponential(multiplier=0.05, max=0.5),
             reraise=True,
         )
-        return await retrying(self._fetch, target, request_id)
+        return await retrying(self._fetch, target, request_id, wait)
 
-    async def _fetch(self, target: PollTarget, request_id: str) -> ZoneInfo | None:
+    async def _fetch(
+        self, target: PollTarget, request_id: str, wait: float | None
+    ) -> tuple[ZoneInfo | None, bool]:
         try:
-            return await self._fetch_with_held_token(target, request_id)
+            return await self._fetch_with_held_token(target, request_id, wait)
         except ChildRefused as exc:
             if exc.child_status != 401:
                 raise
         # The child no longer takes the token it gave us (it restarted with new keys, say).
         self._tokens.forget(target.credentials.child_id)
-        return await self._fetch_with_held_token(target, request_id)
+        return await self._fetch_with_held_token(target, request_id, wait)
 
-    async def _fetch_with_held_token(self, target: PollTarget, request_id: str) -> ZoneInfo | None:
+    async def _fetch_with_held_token(
+        self, target: PollTarget, request_id: str, wait: float | None
+    ) -> tuple[ZoneInfo | None, bool]:
         credentials, timeout = target.credentials, self._settings.timeout
         token = await self._tokens.token_for(credentials, request_id, timeout)
-        return await self._child_client.fetch_info(
-            credentials.api_url, token, request_id=request_id, etag=target.etag, timeout=timeout
+        return await self._child_client.watch_info(
+            credentials.api_url,
+            token,
+            request_id=request_id,
+            etag=target.etag,
+            wait=wait,
+            timeout=timeout,
         )
 
 

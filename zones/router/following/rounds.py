@@ -17,6 +17,7 @@ from zones.node.database import AsyncSession, run, table_of, utcnow
 from zones.router.children.models import ChildCapability, ChildFree, ChildZone
 from zones.router.children.schemas import ZoneInfo
 from zones.router.children.tokens import ChildCredentials
+from zones.router.following.info import etag_of
 from zones.router.index.answers import News
 from zones.router.index.updates import learn_child_answer
 
@@ -47,6 +48,7 @@ class PollOutcome:
     # fetched up to `clients_known_at`.
     news: tuple[News, ...] = ()
     clients_known_at: datetime | None = None
+    held: bool = False  # the child held it as a watch (Prefer: wait honoured)
 
     @property
     def child_id(self) -> int:
@@ -59,6 +61,19 @@ class PollOutcome:
     @classmethod
     def failed(cls, target: PollTarget, error: str, started: float) -> PollOutcome:
         return cls(target, False, None, error, _since(started))
+
+    def next_target(self) -> PollTarget:
+        """The target to poll next, after this outcome was recorded: what it learnt is known."""
+        target = self.target
+        if self.ok and self.info is not None:
+            target = replace(
+                target,
+                etag=etag_of(self.info.generation),
+                clients_reported_at=self.info.clients_changed_at,
+            )
+        if self.ok and self.clients_known_at is not None:
+            target = replace(target, clients_known_at=self.clients_known_at)
+        return target
 
     def refused(self, error: str, at_once: bool = True) -> PollOutcome:
         """The same poll, judged a failure after all (its answer cannot be used)."""
