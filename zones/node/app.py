@@ -46,7 +46,7 @@ from zones.router.following.watcher import ChildWatcher
 from zones.router.index.appkeys import KEPT_ANSWERS
 from zones.router.index.kept import KeptAnswers
 from zones.router.instances import handlers as instance_handlers
-from zones.router.instances.appkeys import ROUTING_CACHE
+from zones.router.instances.appkeys import ROUTING_CACHE, WRITE_SUMMARY
 from zones.router.instances.cache import RoutingCache
 from zones.router.lookup import handlers as lookup_handlers
 
@@ -150,6 +150,7 @@ async def http_session_context(app: web.Application) -> AsyncIterator[None]:
             app[ROUTING_CACHE],
             max_age=settings.router.reread_interval,
         )
+        app[WRITE_SUMMARY] = app[ZONE_INFO].summary
         yield
 
 

@@ -12,7 +12,14 @@
     X-Zones-Client: acme                    on deletes: whose instance the parent's mapping
                                             says it is, so a 404 still carries the child's
                                             client index answer for that client
+    X-Zones-Budget-Ms: 4500                 how long the caller will still wait: the child
+                                            waits less for its own children (zones nearest
+                                            a failure give up first, and say so)
     X-Request-Id                            the same id all the way down
+
+Answers coming back may carry X-Zones-Lookup (the child's client index
+answer), X-Zones-Summary (its info after a write) and X-Zones-Unreachable
+(the zones below it that could not be asked).
 
 A zone that finds itself in X-Zones-Path, or a path already MAX_HOPS long,
 answers 508: a misconfigured deployment cannot make a request loop.
@@ -20,6 +27,7 @@ answers 508: a misconfigured deployment cannot make a request loop.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -30,7 +38,7 @@ from tenacity.wait import wait_random_exponential
 from zones.auth.tokens import TokenVerifier, token_from_headers
 from zones.capabilities.values import KEY_PATTERN
 from zones.errors import ChildAnswerLost, ChildUnreachable, LoopDetected, Unauthorized
-from zones.router.children.http import ChildClient
+from zones.router.children.http import BUDGET_HEADER, ChildClient
 from zones.router.children.models import ChildZone
 from zones.router.children.tokens import ChildCredentials, ChildTokens
 
@@ -112,6 +120,8 @@ class ChildAnswer:
     # An earlier try lost its connection after sending: this answer may be to a repeat
     # (a DELETE's 404 may mean the first try deleted it).
     after_lost: bool = False
+    summary: str | None = None  # the child's info after a write, raw
+    unreachable: tuple[str, ...] = ()  # zones below the child that could not be asked
 
 
 class Forwarder:
@@ -137,7 +147,10 @@ class Forwarder:
         placement: bool = False,
         settled: frozenset[str] = frozenset(),
         extra: dict[str, str] | None = None,
+        wait: Callable[[], float] | None = None,
     ) -> ChildAnswer:
+        """`wait()`, asked before each sending, is how long this zone may wait for the
+        answer (the child is told, as its budget); none: the client's child timeout."""
         credentials = ChildCredentials(
             child.id, child.api_url, child.username, child.password_encrypted
         )
@@ -166,8 +179,11 @@ class Forwarder:
                 headers[PLACEMENT_HEADER] = "forwarded"
             if settled:
                 headers[SETTLED_HEADER] = ",".join(sorted(settled))
+            timeout = None if wait is None else wait()
+            if timeout is not None:
+                headers[BUDGET_HEADER] = str(max(1, int(timeout * 1000)))
             try:
-                status, body, lookup = await self._child_client.forward(
+                reply = await self._child_client.forward(
                     child.api_url,
                     method,
                     path,
@@ -175,13 +191,20 @@ class Forwarder:
                     headers=headers,
                     request_id=request_id,
                     payload=payload,
+                    timeout=timeout,
                 )
             except ChildAnswerLost as exc:
                 lost.append(exc)
                 raise
-            if status == 401 and _service_token_refused(body):
+            if reply.status == 401 and _service_token_refused(reply.body):
                 self._tokens.forget(child.id)
-            return ChildAnswer(status, body, lookup)
+            return ChildAnswer(
+                reply.status,
+                reply.body,
+                reply.lookup,
+                summary=reply.summary,
+                unreachable=reply.unreachable,
+            )
 
         try:
             answer: ChildAnswer = await retrying(once)

@@ -37,6 +37,12 @@ from zones.router.children.schemas import ZoneInfo
 
 MAX_ANSWER_BYTES = 8 * 1024 * 1024
 LOOKUP_HEADER = "X-Zones-Lookup"  # a child's client index news (zones.router.index.answers)
+# After a write a parent sent: the child's info as its parents keep it (generation, free,
+# capabilities, counts), so the parent's view of it is current before the parent answers.
+SUMMARY_HEADER = "X-Zones-Summary"
+# The zones below that could not be asked, named by the zone that tried: "a,b".
+UNREACHABLE_HEADER = "X-Zones-Unreachable"
+BUDGET_HEADER = "X-Zones-Budget-Ms"  # how many more milliseconds the caller will wait
 
 
 @dataclass(frozen=True)
@@ -142,9 +148,10 @@ class ChildClient:
         headers: dict[str, str],
         request_id: str,
         payload: dict[str, Any] | None = None,
-    ) -> tuple[int, Any, str | None]:
+        timeout: float | None = None,
+    ) -> Reply:
         """Pass a caller's request to a child: its status, decoded body (errors included),
-        and the client index news it sent (LOOKUP_HEADER), if any."""
+        and the routing headers it answered with."""
         answer = await self._call(
             method,
             f"{api_url}{path}",
@@ -152,16 +159,18 @@ class ChildClient:
             payload=payload,
             headers=headers,
             request_id=request_id,
+            timeout=timeout,
             refuse_errors=False,
         )
-        if not answer.text:
-            return answer.status, None, answer.lookup
-        try:
-            return answer.status, json.loads(answer.text), answer.lookup
-        except (ValueError, RecursionError) as exc:
-            raise ChildError(
-                f"{method} {api_url}{path} answered something that is not JSON"
-            ) from exc
+        body = None
+        if answer.text:
+            try:
+                body = json.loads(answer.text)
+            except (ValueError, RecursionError) as exc:
+                raise ChildError(
+                    f"{method} {api_url}{path} answered something that is not JSON"
+                ) from exc
+        return Reply(answer.status, body, answer.lookup, answer.summary, answer.unreachable)
 
     async def _call(
         self,
@@ -187,6 +196,8 @@ class ChildClient:
                 status = response.status
                 lookup = response.headers.get(LOOKUP_HEADER)
                 applied = response.headers.get("Preference-Applied")
+                summary = response.headers.get(SUMMARY_HEADER)
+                unreachable = response.headers.get(UNREACHABLE_HEADER)
         except TimeoutError as exc:
             raise ChildTimeout(f"{method} {url} did not answer in time") from exc
         except aiohttp.ClientConnectorError as exc:
@@ -195,7 +206,9 @@ class ChildClient:
             # Connected, maybe sent, then lost: the child may have acted on it.
             raise ChildAnswerLost(f"{method} {url} lost its connection: {exc}") from exc
         try:
-            answer = _Answer(status, raw.decode("utf-8"), lookup, applied)
+            answer = _Answer(
+                status, raw.decode("utf-8"), lookup, applied, summary, names_in(unreachable)
+            )
         except UnicodeDecodeError as exc:
             raise ChildError(f"{method} {url} answered text that is not UTF-8") from exc
         if answer.status >= 400 and refuse_errors:
@@ -223,6 +236,26 @@ class _Answer:
     text: str
     lookup: str | None = None
     applied: str | None = None  # Preference-Applied
+    summary: str | None = None
+    unreachable: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A child's answer to a forwarded call, with the routing headers it sent back."""
+
+    status: int
+    body: Any
+    lookup: str | None = None  # LOOKUP_HEADER, raw (zones.router.index.answers)
+    summary: str | None = None  # SUMMARY_HEADER, raw (zones.router.instances.cache)
+    unreachable: tuple[str, ...] = ()  # UNREACHABLE_HEADER
+
+
+def names_in(header: str | None) -> tuple[str, ...]:
+    """The zone names of an UNREACHABLE_HEADER (at most 100, each at most 200 characters)."""
+    if not header:
+        return ()
+    return tuple(name.strip()[:200] for name in header.split(",") if name.strip())[:100]
 
 
 def _json_object(answer: _Answer, what: str) -> dict[str, Any]:

@@ -80,9 +80,10 @@ async def _pages(
         if after is not None:
             parameters["after"] = after
         path = f"/auth/lookup/changes?{urlencode(parameters)}"
-        status, body, _ = await child_client.forward(
+        reply = await child_client.forward(
             credentials.api_url, "GET", path, caller_token=token, headers={}, request_id=request_id
         )
+        status, body = reply.status, reply.body
         page = changes_in(body) if status == 200 else None
         if page is None:
             raise ValueError(f"{path} answered {status}: {_detail(body)}")

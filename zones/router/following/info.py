@@ -15,8 +15,11 @@ import asyncio
 import hashlib
 import json
 import time
+import uuid
 from datetime import datetime
 from typing import Any
+
+from sqlalchemy import func, select
 
 from zones.capabilities.aggregate import (
     aggregate,
@@ -30,14 +33,12 @@ from zones.capabilities.hosts.board import HostBoard
 from zones.capabilities.hosts.registry import LiveHost
 from zones.node.commits import watch_commits
 from zones.node.config import Settings
-from zones.node.database import Sessions, utcnow
+from zones.node.database import Sessions, run, utcnow
 from zones.router.children.models import ChildZone
 from zones.router.children.registry import zone_names
 from zones.router.children.schemas import ChildSummary, ZoneInfo
-from zones.router.index.answers import last_change
 from zones.router.index.models import ClientIndex
-from zones.router.instances.cache import Report, RoutingCache
-from zones.router.instances.local import count as count_instances
+from zones.router.instances.cache import MAX_SUMMARY_BYTES, Report, RoutingCache
 from zones.router.instances.models import Instance
 
 
@@ -79,7 +80,10 @@ class ZoneInfoKeeper:
         self._changes = 0
         self._moved = asyncio.Event()  # set (and replaced) on each change: wakes held watches
         self._released = False
+        self._process = uuid.uuid4().hex[:12]
+        self._built_after = 0  # the changes the kept info was built after
         hosts.on_change(self.changed)
+        children.on_report(self.changed)
         watch_commits(sessions, ChildZone, self.changed, columns=SHOWN_OF_A_CHILD)
         watch_commits(sessions, ClientIndex, self.changed)
         watch_commits(sessions, Instance, self.changed)
@@ -89,6 +93,23 @@ class ZoneInfoKeeper:
         self._valid_until = float("-inf")
         moved, self._moved = self._moved, asyncio.Event()
         moved.set()
+
+    async def summary(self) -> str | None:
+        """This zone's info as a parent keeps it, for the answer to a write the parent sent
+        (X-Zones-Summary); None when it would not fit in a header."""
+        info = await self.current()
+        summary = json.dumps(
+            {
+                "generation": info.generation,
+                "built_as": [self._process, self._built_after],
+                "capabilities": info.capabilities,
+                "free": info.free,
+                "hosts": info.hosts,
+                "instances": info.instances,
+            },
+            separators=(",", ":"),
+        )
+        return summary if len(summary) <= MAX_SUMMARY_BYTES else None
 
     def release(self) -> None:
         """Answer every held watch now, and hold none from here on (the zone is stopping)."""
@@ -126,17 +147,24 @@ class ZoneInfoKeeper:
         reports = await self._children.healthy_reports()
         async with self._sessions.begin() as session:
             hosts = await self._hosts.live(session)
-            counted = await count_instances(session)
-            clients_changed_at = await last_change(session)
+            counted, clients_changed_at = (await run(session, COUNTS, {})).one()
         info = zone_info_of(
             self._settings, self._uuid, hosts, children, reports, counted, clients_changed_at
         )
-        self._info = info
+        self._info, self._built_after = info, changes
         expiry = until_first_expiry(hosts)
         self._first_expiry = started + expiry
         if changes == self._changes:  # nothing changed while it was built
             self._valid_until = started + min(self._max_age, expiry)
         return info
+
+
+# The instances held here, and when any client's row last changed (parents compare it with
+# what they fetched): one statement, built once.
+COUNTS = select(
+    select(func.count()).select_from(Instance).scalar_subquery(),
+    select(func.max(ClientIndex.changed_at)).scalar_subquery(),
+)
 
 
 def until_first_expiry(hosts: list[LiveHost]) -> float:

@@ -153,11 +153,6 @@ async def rebuilding(session: AsyncSession) -> bool:
     return await session.scalar(select(IndexRebuild.id).limit(1)) is not None
 
 
-async def last_change(session: AsyncSession) -> datetime | None:
-    """When any client's row last changed here (parents compare it with what they fetched)."""
-    return await session.scalar(select(func.max(ClientIndex.changed_at)))
-
-
 async def changes_since(
     session: AsyncSession, after: tuple[datetime, str] | None, here: Here, limit: int
 ) -> list[tuple[News, datetime]]:

@@ -14,9 +14,10 @@ generation it reports, not per create.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -50,6 +51,36 @@ class ChildAggregate:
 
 
 Report = tuple[ChildZone, ChildAggregate]  # a healthy child and what it last reported
+# A summary the child's zone-info keeper built: which process built it, after how many of
+# its changes. Of two from one process, the later one counts.
+BuiltAs = tuple[str, int]
+MAX_SUMMARY_BYTES = 6000  # well inside the 8 KiB a response header may take
+
+
+@dataclass(frozen=True)
+class Learnt:
+    """What a child's answer to a write said it has now, until its stored info moves on."""
+
+    report: ChildAggregate
+    built_as: BuiltAs
+    stored: object  # the generation stored for the child when this was learnt
+
+
+def summary_of(raw: str) -> tuple[ChildAggregate, BuiltAs] | None:
+    """A child's X-Zones-Summary, parsed and checked; None for anything else."""
+    try:
+        summary = json.loads(raw)
+        process, changes = summary["built_as"]
+        report = ChildAggregate(
+            int(summary["generation"]),
+            aggregate_from_json(summary["capabilities"]),
+            free_from_json(summary["free"]),
+            int(summary["hosts"]),
+            int(summary["instances"]),
+        )
+        return report, (str(process), int(changes))
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
+        return None
 
 
 class RoutingCache:
@@ -61,6 +92,8 @@ class RoutingCache:
         self._children_read_at = float("-inf")
         self._children_changes = 0
         self._aggregates: dict[int, ChildAggregate] = {}
+        self._learnt: dict[int, Learnt] = {}
+        self._listeners: list[Callable[[], None]] = []
         self._healthy: tuple[dict[int, ChildZone], list[Report]] = ({}, [])
         watch_commits(sessions, ChildZone, self.children_changed)
         self._mappings: OrderedDict[str, CachedMapping] = OrderedDict()
@@ -134,11 +167,41 @@ class RoutingCache:
         self._children_changes += 1
         self._children_read_at = float("-inf")
 
+    def on_report(self, listener: Callable[[], None]) -> None:
+        """Call `listener` when an answer to a write tells what a child has now."""
+        self._listeners.append(listener)
+
+    def learn_summary(self, child_id: int, raw: str | None) -> None:
+        """What a child said it has after a write this zone sent it: its aggregate from now
+        on, until the child's stored info moves on (a poll or watch recorded it, or newer)."""
+        parsed = None if raw is None or len(raw) > MAX_SUMMARY_BYTES else summary_of(raw)
+        if parsed is None:
+            return
+        report, built_as = parsed
+        known = self._learnt.get(child_id)
+        if known is not None and known.built_as[0] == built_as[0]:
+            if known.built_as[1] >= built_as[1]:
+                return  # an answer overtaken by a later one from the same process
+        child = self._children.get(child_id)
+        stored = (
+            None if child is None or child.last_info is None else child.last_info.get("generation")
+        )
+        self._learnt[child_id] = Learnt(report, built_as, stored)
+        self._healthy = ({}, [])
+        for listener in self._listeners:
+            listener()
+
     def aggregate(self, child: ChildZone) -> ChildAggregate | None:
         """The child's last reported aggregate, parsed once per generation; None if none."""
+        stored = None if child.last_info is None else child.last_info.get("generation")
+        learnt = self._learnt.get(child.id)
+        if learnt is not None:
+            if stored == learnt.stored:
+                return learnt.report
+            del self._learnt[child.id]  # stored anew since: that counts
         if child.last_info is None:
             return None
-        generation = child.last_info.get("generation")
+        generation = stored
         known = self._aggregates.get(child.id)
         if known is None or generation is None or known.generation != generation:
             known = ChildAggregate(

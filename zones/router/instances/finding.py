@@ -41,6 +41,7 @@ async def find(route: Route, instance_id: str, client: str | None) -> dict[str, 
         try:
             answer = await route.send(child, "GET", f"/instances/{instance_id}")
         except (ChildError, ChildTimeout):
+            route.unreachable.add(child.name)
             return unknown(snapshot)
         instance = instance_in(answer.body)
         if answer.status == 200 and instance is not None:
@@ -50,7 +51,8 @@ async def find(route: Route, instance_id: str, client: str | None) -> dict[str, 
         if answer.status == 404:
             await forget_mapping(route, instance_id)
             raise local.not_found(instance_id)
-        return unknown(snapshot)  # the child answered, but not about the instance: unknown now
+        route.unreachable.add(child.name)  # it answered, but not about the instance
+        return unknown(snapshot)
     return await search_children(route, instance_id, client)
 
 

@@ -35,10 +35,11 @@ from zones.router.children.forwarding import (
     parent_header,
     settled_keys,
 )
+from zones.router.children.http import SUMMARY_HEADER, UNREACHABLE_HEADER
 from zones.router.children.registry import zone_names
 from zones.router.index.answers import LOOKUP_HEADER, Here, News, news_for, news_header
 from zones.router.instances import creating, finding, listing, local, moving
-from zones.router.instances.appkeys import ROUTING_CACHE
+from zones.router.instances.appkeys import ROUTING_CACHE, WRITE_SUMMARY
 from zones.router.instances.models import Instance as InstanceRow
 from zones.router.instances.moving import Move
 from zones.router.instances.new_instance import NewInstance
@@ -126,7 +127,13 @@ async def news_headers(call: Call[Any], client: str, told: News | None = None) -
 async def with_news(
     call: Call[Any], response: web.StreamResponse, client: str, told: News | None = None
 ) -> web.StreamResponse:
+    """A write's answer: to a parent, with this zone's client index answer and its info as
+    it is now (the parent's view of this zone is then current before it answers)."""
     response.headers.update(await news_headers(call, client, told))
+    if from_a_parent(call.request):
+        summary = await call.app[WRITE_SUMMARY]()
+        if summary is not None:
+            response.headers[SUMMARY_HEADER] = summary
     return response
 
 
@@ -251,9 +258,11 @@ async def list_instances(call: Call[None]) -> web.StreamResponse:
 async def show_instance(call: Call[None]) -> web.StreamResponse:
     instance_id = call.path_name("id", UUID_PATTERN)
     route = await checked_route(call)
-    return answer_instance(
-        await finding.find(route, instance_id, visible_client(call.caller, all_clients=True))
-    )
+    instance = await finding.find(route, instance_id, visible_client(call.caller, all_clients=True))
+    response = answer_instance(instance)
+    if route.unreachable:  # shown from the last known copy: the holder could not be asked
+        response.headers[UNREACHABLE_HEADER] = ",".join(sorted(route.unreachable))
+    return response
 
 
 @endpoints.route(

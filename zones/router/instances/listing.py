@@ -122,7 +122,7 @@ async def list_page_once(
     )
     more = len(merged) > limit or any(child_has_more for _, child_has_more, _ in pages)
     shown = merged[:limit]
-    unreachable = sorted(name for _, _, name in pages if name)
+    unreachable = sorted({name for _, _, names in pages for name in names})
     return {
         "instances": shown,
         "next_marker": shown[-1]["id"] if more and shown else None,
@@ -166,8 +166,9 @@ async def child_page(
     after: Position | None,
     limit: int,
     all_clients: bool,
-) -> tuple[list[dict[str, Any]], bool, str | None]:
-    """(items, whether it has more, its name when it could not be reached)."""
+) -> tuple[list[dict[str, Any]], bool, list[str]]:
+    """(items, whether it has more, the zones that could not be asked: the child itself, or
+    those its own answer names)."""
     if child.is_healthy:
         parameters = {"limit": str(limit), "all_clients": "true" if all_clients else "false"}
         if after is not None:
@@ -178,10 +179,13 @@ async def child_page(
             items = body.get("instances")
             if answer.status == 200 and isinstance(items, list) and all(map(well_formed, items)):
                 shown = [through(route, item) for item in items]
-                return shown, body.get("next_marker") is not None, None
+                below = body.get("unreachable_zones")
+                named = below if isinstance(below, list) else []
+                unreachable = [str(name)[:200] for name in named if isinstance(name, str)][:100]
+                return shown, body.get("next_marker") is not None, unreachable
         except (ChildError, ChildTimeout):
             pass
-    return await unknown_page(route, child, client, after, limit), False, child.name
+    return await unknown_page(route, child, client, after, limit), False, [child.name]
 
 
 async def unknown_page(

@@ -7,7 +7,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, func, or_, select
+from sqlalchemy import ColumnElement, and_, delete, or_, select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from zones.capabilities.hosts.board import HostBoard
@@ -57,10 +57,6 @@ async def remove(session: AsyncSession, hosts: HostBoard, instance: Instance) ->
         await hosts.release(session, instance.host, instance.resources)
     await add_local(session, instance.client, -1)
     return True
-
-
-async def count(session: AsyncSession) -> int:
-    return int(await session.scalar(select(func.count()).select_from(Instance)) or 0)
 
 
 async def page(

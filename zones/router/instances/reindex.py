@@ -114,10 +114,10 @@ class Asker:
         )
         request_id = f"reindex-{uuid.uuid4()}"
         token = await self.tokens.token_for(credentials, request_id)
-        status, body, _ = await self.child_client.forward(
+        reply = await self.child_client.forward(
             child.api_url, "GET", path, caller_token=token, headers={}, request_id=request_id
         )
-        return status, body
+        return reply.status, reply.body
 
     async def everything_below(self, child: ChildZone) -> list[dict[str, Any]]:
         """Every instance in the child's subtree, every client's, page by page."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+import time
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aiohttp import web
@@ -10,6 +12,7 @@ from aiohttp import web
 from zones.auth.appkeys import TOKEN_VERIFIER
 from zones.capabilities.hosts.appkeys import HOST_BOARD
 from zones.capabilities.hosts.board import HostBoard
+from zones.errors import BadRequest, ChildTimeout
 from zones.node.appkeys import SESSIONS, SETTINGS, ZONE_UUID
 from zones.node.config import Settings
 from zones.node.database import AsyncSession, Sessions
@@ -19,8 +22,10 @@ from zones.router.children.forwarding import (
     Forwarder,
     check_service_token,
     from_a_parent,
+    parent_header,
     visited_path,
 )
+from zones.router.children.http import BUDGET_HEADER
 from zones.router.children.models import ChildZone
 from zones.router.index.answers import Here, News, news_for
 from zones.router.instances.appkeys import ROUTING_CACHE
@@ -41,6 +46,11 @@ class Route:
     hosts: HostBoard
     # This zone's client index answer after this request's last write, for its parent.
     told: dict[str, News] = field(default_factory=dict)
+    # When the caller stops waiting (monotonic): a parent's budget, or this zone's
+    # child_timeout from when the request came in.
+    deadline: float = float("inf")
+    # The zones below that this request could not ask, named where the asking failed.
+    unreachable: set[str] = field(default_factory=set)
 
     @property
     def name(self) -> str:
@@ -53,15 +63,31 @@ class Route:
             self.told[client] = await news_for(session, client, here)
 
     async def send(self, child: ChildZone, method: str, path: str, **options: Any) -> Any:
-        return await self.forwarder.send(
+        answer = await self.forwarder.send(
             child,
             method,
             path,
             request=self.request,
             request_id=self.request_id,
             visited=self.visited,
+            wait=self.wait_for_child,
             **options,
         )
+        self.unreachable.update(answer.unreachable)
+        self.cache.learn_summary(child.id, answer.summary)
+        return answer
+
+    def wait_for_child(self) -> float:
+        """How long to wait for a child now: at most child_timeout, and less than what is
+        left of the caller's budget, by a margin to answer in (so that of all the zones on
+        the way, the one nearest a failure gives up first)."""
+        left = self.deadline - time.monotonic()
+        wait = min(self.settings.router.child_timeout, left - max(0.05, 0.1 * left))
+        if wait <= 0.001:
+            raise ChildTimeout(
+                f"{self.name}: no time left to ask a zone below (the caller's budget ran out)"
+            )
+        return wait
 
 
 def route_of(call: Call[Any]) -> Route:
@@ -82,4 +108,21 @@ async def checked_route(call: Call[Any]) -> Route:
     """This request's way, once a service token it carries (a parent's) has been verified."""
     route = route_of(call)
     await check_service_token(call.request, call.app[TOKEN_VERIFIER])
-    return route
+    budget = route.settings.router.child_timeout
+    given = parent_header(call.request, BUDGET_HEADER)
+    if given is not None:
+        budget = min(budget, budget_of(given))
+    return replace(route, deadline=time.monotonic() + budget)
+
+
+MAX_BUDGET_MS = 86_400_000
+
+
+def budget_of(header: str) -> float:
+    """A parent's X-Zones-Budget-Ms, in seconds; 400 naming the header when malformed."""
+    raw = header.strip()
+    if not re.fullmatch(r"[0-9]{1,9}", raw) or not 0 < int(raw) <= MAX_BUDGET_MS:
+        raise BadRequest(
+            f"{BUDGET_HEADER}: must be a whole number of milliseconds from 1 to {MAX_BUDGET_MS}"
+        )
+    return int(raw) / 1000

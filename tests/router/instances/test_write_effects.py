@@ -1,0 +1,68 @@
+"""Writes report their effect: the answer to a create or delete a zone forwards carries the
+child's new summary, and the zone's view of the child is current before it answers. No poll
+runs in these tests (and no watch): what the root knows, the answers told it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+
+from tests.conftest import ZoneStarter
+from tests.router.tree import Tree
+
+FULL = {"name": "full", "resources": {"ram_mb": 100}}
+
+
+async def chain(http: aiohttp.ClientSession, zones: ZoneStarter) -> Tree:
+    """root > mid > leaf; the leaf's one host has room for one FULL instance."""
+    tree = Tree(http)
+    root = await tree.start(zones, "root")
+    trust = {"trusted_issuers": [root.url]}
+    await tree.start(zones, "mid", auth=trust)
+    await tree.start(zones, "leaf", auth=trust)
+    await tree.heartbeat("leaf", "h1", inventory={"ram_mb": 100})
+    await tree.add_child("mid", "leaf")
+    await tree.add_child("root", "mid")
+    await tree.poll("mid", "root")
+    return tree
+
+
+async def free_ram(tree: Tree, zone: str) -> Any:
+    return (await tree.info(zone))["free"].get("ram_mb", {}).get("max")
+
+
+async def test_a_delete_frees_room_the_very_next_create_through_the_root_can_use(
+    http: aiohttp.ClientSession, zones: ZoneStarter
+) -> None:
+    tree = await chain(http, zones)
+    root = tree.admins["root"]
+    first = await root.call("POST", "/instances", json_body={"instance": FULL})
+    assert first.body["instance"]["status"] == "ACTIVE", first
+    await tree.poll("mid", "root")  # the root has heard that the leaf is full
+    assert await free_ram(tree, "root") == 0
+    gone = await root.call("DELETE", f"/instances/{first.body['instance']['id']}")
+    assert gone.status == 204, gone
+    again = await root.call("POST", "/instances", json_body={"instance": FULL})
+    assert again.status == 201, again
+    assert again.body["instance"]["status"] == "ACTIVE", again.body["instance"]["fault"]
+
+
+async def test_each_zone_on_the_way_knows_the_room_a_create_took_before_it_answers(
+    http: aiohttp.ClientSession, zones: ZoneStarter
+) -> None:
+    tree = await chain(http, zones)
+    assert (await free_ram(tree, "root"), await free_ram(tree, "mid")) == (100, 100)
+    made = await tree.admins["root"].call("POST", "/instances", json_body={"instance": FULL})
+    assert made.body["instance"]["status"] == "ACTIVE", made
+    assert (await free_ram(tree, "root"), await free_ram(tree, "mid")) == (0, 0)
+    assert (await tree.info("root"))["instances"] == 1
+
+
+async def test_a_caller_that_is_not_a_parent_is_told_no_summary(
+    http: aiohttp.ClientSession, zones: ZoneStarter
+) -> None:
+    tree = await chain(http, zones)
+    made = await tree.admins["leaf"].call("POST", "/instances", json_body={"instance": FULL})
+    assert made.status == 201, made
+    assert "X-Zones-Summary" not in made.headers
