@@ -1,0 +1,260 @@
+"""How fast a change below reaches the roots, and what idle watches cost.
+
+    .venv/bin/python -m bench.fresh [--changes 100] [--children 200] [--idle-seconds 60]
+
+Freshness: a tree of three levels with two roots, every zone its own process-less app in
+this process, `poll.interval = 30` (watches on, as deployed):
+
+    world ──► region ──► dc        gpu ──► region
+
+For each kind of change at `dc` (a heartbeat that changes its host's free inventory, a
+create entered at `dc`, a delete at `dc`), `--changes` times: the time from the change's
+answer until each root shows it, in `/zones/info` (free inventory, instance count) and in
+`/auth/lookup` (which zone manages the client). The roots are watched the way parents
+watch (a held `GET /zones/info`), and `/auth/lookup` is asked every 2 ms once the info has
+moved. Target: p50 under 50 ms and p99 under 250 ms at every root.
+
+Idle cost: a parent in this process watching `--children` real zones (100 to a process,
+`bench.fleet`) while nothing changes: the CPU the parent and the children's processes use
+over `--idle-seconds`, as a share of one core. Target: under 2 %.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import resource
+import statistics
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from bench.fleet import ADMIN_PASSWORD, SERVICE_USER, fleet_settings, start
+from bench.poll import login, spawn_fleets
+from zones.node.cli import event_loop_factory
+from zones.node.config import Settings
+
+WATCHING = {"interval": 30.0, "timeout": 5.0, "watch": True}
+ROOTS = ("world", "gpu")
+
+
+def watching_settings(directory: Path, name: str, issuers: tuple[str, ...] = ()) -> Settings:
+    settings = fleet_settings(directory / name, name, issuers=issuers)
+    return settings.model_copy(update={"poll": settings.poll.model_copy(update=WATCHING)})
+
+
+class Zone:
+    """A zone of the tree, and an admin's headers for it."""
+
+    def __init__(self, url: str, headers: dict[str, str]) -> None:
+        self.url, self.headers = url, headers
+
+
+async def info_of(http: aiohttp.ClientSession, zone: Zone) -> tuple[dict[str, Any], str]:
+    async with http.get(f"{zone.url}/zones/info", headers=zone.headers) as answer:
+        answer.raise_for_status()
+        return (await answer.json())["zone"], answer.headers["ETag"]
+
+
+async def held_until(
+    http: aiohttp.ClientSession, zone: Zone, holds: Callable[[dict[str, Any]], bool]
+) -> None:
+    """Watch the zone's info (as a parent does) until `holds` is true of it."""
+    info, etag = await info_of(http, zone)
+    while not holds(info):
+        headers = {**zone.headers, "If-None-Match": etag, "Prefer": "wait=10"}
+        async with http.get(f"{zone.url}/zones/info", headers=headers) as answer:
+            if answer.status == 200:
+                info, etag = (await answer.json())["zone"], answer.headers["ETag"]
+
+
+async def lookup_until(http: aiohttp.ClientSession, zone: Zone, wanted: str | None) -> None:
+    while True:
+        async with http.get(f"{zone.url}/auth/lookup?client=admin", headers=zone.headers) as a:
+            name = (await a.json())["zone"]["name"] if a.status == 200 else None
+        if name == wanted:
+            return
+        await asyncio.sleep(0.002)
+
+
+async def seen_at_roots(
+    roots: dict[str, Zone], until: Callable[[str, Zone], Awaitable[None]], since: float
+) -> dict[str, float]:
+    async def one(name: str, zone: Zone) -> tuple[str, float]:
+        await asyncio.wait_for(until(name, zone), 10)
+        return name, (time.monotonic() - since) * 1000
+
+    return dict(await asyncio.gather(*(one(name, zone) for name, zone in roots.items())))
+
+
+def free_ram(info: dict[str, Any]) -> float | None:
+    return info["free"].get("ram_mb", {}).get("max")
+
+
+async def freshness(changes: int) -> dict[str, dict[str, list[float]]]:
+    directory = Path(tempfile.mkdtemp(prefix="zones-bench-fresh-"))
+    runners, zones = [], {}
+    async with aiohttp.ClientSession() as http:
+        for name in ("dc", "region", "world", "gpu"):
+            issuers = tuple(zones[root].url for root in ROOTS if root in zones)
+            runner, url = await start(watching_settings(directory, name, issuers))
+            runners.append(runner)
+            token = await login(http, url, "admin", ADMIN_PASSWORD)
+            zones[name] = Zone(url, {"Authorization": f"Bearer {token}"})
+            async with http.post(
+                f"{url}/users", json={"user": SERVICE_USER}, headers=zones[name].headers
+            ) as answer:
+                answer.raise_for_status()
+        # dc and region must trust the roots' tokens: start order makes the roots last, so
+        # creates and deletes enter at dc with dc's own admin token (no trust needed).
+        dc = zones["dc"]
+        beat_url = f"{dc.url}/hosts/h1"
+
+        async def beat(ram: float) -> None:
+            body = {"host": {"inventory": {"ram_mb": ram}, "ttl": 3600}}
+            async with http.put(beat_url, json=body, headers=dc.headers) as answer:
+                answer.raise_for_status()
+
+        await beat(1_000_000)
+        for parent, child in (("region", "dc"), ("world", "region"), ("gpu", "region")):
+            registration = {
+                "api_url": zones[child].url,
+                "username": SERVICE_USER["name"],
+                "password": SERVICE_USER["password"],
+            }
+            async with http.post(
+                f"{zones[parent].url}/zones",
+                json={"zone": registration},
+                headers=zones[parent].headers,
+            ) as answer:
+                answer.raise_for_status()
+        roots = {name: zones[name] for name in ROOTS}
+        await seen_at_roots(
+            roots, lambda _, z: held_until(http, z, lambda i: free_ram(i) == 1_000_000), 0
+        )
+        results: dict[str, dict[str, list[float]]] = {
+            kind: {root: [] for root in ROOTS}
+            for kind in ("heartbeat: info", "create: lookup", "delete: lookup")
+        }
+        for index in range(changes):
+            ram = 1_000_000 - 1 - index
+            await beat(ram)
+            since = time.monotonic()
+            seen = await seen_at_roots(
+                roots,
+                lambda _, z, ram=ram: held_until(http, z, lambda i: free_ram(i) == ram),
+                since,
+            )
+            for root, ms in seen.items():
+                results["heartbeat: info"][root].append(ms)
+        for _ in range(changes):
+            body = {"instance": {"name": "fresh", "resources": {"ram_mb": 1}}}
+            async with http.post(f"{dc.url}/instances", json=body, headers=dc.headers) as made:
+                instance_id = (await made.json())["instance"]["id"]
+            since = time.monotonic()
+            seen = await seen_at_roots(roots, lambda _, z: lookup_until(http, z, "dc"), since)
+            for root, ms in seen.items():
+                results["create: lookup"][root].append(ms)
+            async with http.delete(f"{dc.url}/instances/{instance_id}", headers=dc.headers):
+                pass
+            since = time.monotonic()
+            seen = await seen_at_roots(roots, lambda _, z: lookup_until(http, z, None), since)
+            for root, ms in seen.items():
+                results["delete: lookup"][root].append(ms)
+    for runner in reversed(runners):
+        await runner.cleanup()
+    return results
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def idle_cost(children: int, seconds: float) -> dict[str, float]:
+    directory = Path(tempfile.mkdtemp(prefix="zones-bench-idle-"))
+    runner, url = await start(watching_settings(directory, "parent"))
+    urls, fleets = await spawn_fleets(children, 2, directory, url)
+    try:
+        async with aiohttp.ClientSession() as http:
+            headers = {"Authorization": f"Bearer {await login(http, url, 'admin', ADMIN_PASSWORD)}"}
+            for child_url in urls:
+                zone = {
+                    "api_url": child_url,
+                    "username": SERVICE_USER["name"],
+                    "password": SERVICE_USER["password"],
+                }
+                async with http.post(f"{url}/zones", json={"zone": zone}, headers=headers) as a:
+                    a.raise_for_status()
+            # Every child answered its first watch: from here on nothing changes.
+            deadline = time.monotonic() + 120
+            while True:
+                async with http.get(f"{url}/zones?limit=1000", headers=headers) as a:
+                    listed = (await a.json())["zones"]
+                if all(zone["state"] == "online" for zone in listed) or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.5)
+            await asyncio.sleep(2)  # the last first-watch answers recorded
+            pids = [fleet.pid for fleet in fleets]
+            before = (own_cpu_seconds(), sum(cpu_seconds(pid) for pid in pids))
+            await asyncio.sleep(seconds)  # the idle window being measured
+            after = (own_cpu_seconds(), sum(cpu_seconds(pid) for pid in pids))
+    finally:
+        for fleet in fleets:
+            assert fleet.stdin is not None
+            fleet.stdin.close()
+            await fleet.wait()
+        await runner.cleanup()
+    return {
+        "parent": 100 * (after[0] - before[0]) / seconds,
+        "children": 100 * (after[1] - before[1]) / seconds,
+    }
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+async def bench(changes: int, children: int, idle_seconds: float) -> None:
+    results = await freshness(changes)
+    print(f"freshness, {changes} changes each, poll.interval = 30 s (ms from the change's answer)")
+    print(f"{'change: shown in':<20} {'root':<6} {'p50':>8} {'p99':>8} {'max':>8}  target")
+    for kind, per_root in results.items():
+        for root, samples in per_root.items():
+            p50, p99 = statistics.median(samples), percentile(samples, 0.99)
+            met = "met" if p50 < 50 and p99 < 250 else "MISSED"
+            print(f"{kind:<20} {root:<6} {p50:8.1f} {p99:8.1f} {max(samples):8.1f}  {met}")
+    if idle_seconds > 0:
+        cost = await idle_cost(children, idle_seconds)
+        total = cost["parent"] + cost["children"]
+        print(
+            f"idle watches: {children} children over {idle_seconds:g} s: parent "
+            f"{cost['parent']:.2f} % + children {cost['children']:.2f} % = {total:.2f} % of one "
+            f"core (target under 2 %: {'met' if total < 2 else 'MISSED'})"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--changes", type=int, default=100)
+    parser.add_argument("--children", type=int, default=200)
+    parser.add_argument("--idle-seconds", type=float, default=60.0)
+    arguments = parser.parse_args()
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+        runner.run(bench(arguments.changes, arguments.children, arguments.idle_seconds))
+
+
+if __name__ == "__main__":
+    main()
