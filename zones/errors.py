@@ -13,6 +13,8 @@ imports aiohttp, so the data layer stays free of the web framework.
     ├── Conflict               409  duplicate name, id reused with another body
     │   └── NothingFits        409  a forwarded create this subtree cannot place
     ├── PayloadTooLarge        413
+    ├── Unavailable            503  not now (a client index rebuild); ask again
+    │   └── SubtreeUnavailable 503  what may take a create is down; nothing was stored
     ├── ChildError             502  a child answered with an error
     │   ├── ChildUnreachable   502  no connection to the child (nothing was sent)
     │   ├── ChildAnswerLost    502  connection lost after sending (the child may have acted)
@@ -86,6 +88,17 @@ class Unavailable(ZonesError):
 
     status = 503
     title = "Service Unavailable"
+
+
+class SubtreeUnavailable(Unavailable):
+    """What may take a create is down (offline, unreachable, timed out): nothing was stored
+    anywhere, and the same request may be sent again later."""
+
+    def __init__(self, detail: str, unreachable_zones: list[str], retry_after: int) -> None:
+        super().__init__(
+            detail, reason="subtree-unavailable", unreachable_zones=sorted(set(unreachable_zones))
+        )
+        self.headers["Retry-After"] = str(retry_after)
 
 
 class ChildError(ZonesError):

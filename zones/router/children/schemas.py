@@ -75,6 +75,13 @@ class ChildSummary(ResponseModel):
     uuid: ZoneUuid | None = None
 
 
+class Unavailable(ResponseModel):
+    """Capabilities and free inventory of zones that are down, aggregated as in ZoneInfo."""
+
+    capabilities: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    free: dict[str, dict[str, float]] = Field(default_factory=dict)
+
+
 class ZoneInfo(ResponseModel):
     """A zone as its parents see it (`GET /zones/info`)."""
 
@@ -99,6 +106,11 @@ class ZoneInfo(ResponseModel):
     descendant_names: list[ZoneName] = Field(
         default_factory=list,
         description="names of every zone below this one, as last polled (for moves to a zone)",
+    )
+    unavailable: Unavailable = Field(
+        default_factory=lambda: Unavailable(),
+        description="what the subtree's offline zones last reported, kept apart from "
+        "capabilities and free: a parent tells 'nothing fits' from 'what fits is down'",
     )
 
 

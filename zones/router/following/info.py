@@ -22,8 +22,12 @@ from typing import Any
 from sqlalchemy import func, select
 
 from zones.capabilities.aggregate import (
+    Aggregate,
+    FreeSummary,
     aggregate,
+    aggregate_from_json,
     aggregate_to_json,
+    free_from_json,
     free_of_hosts,
     free_to_json,
     merge,
@@ -199,6 +203,7 @@ def zone_info_of(
         free = merge_free(free, reported.free)
         host_count += reported.hosts
         instance_count += reported.instances
+    down_capabilities, down_free = unavailable_below(children)
     content: dict[str, Any] = {
         "uuid": zone_uuid,
         "name": settings.zone.name,
@@ -214,8 +219,34 @@ def zone_info_of(
         "descendants": sorted(descendants_of(children)),
         "descendant_names": sorted(descendant_names_of(children)),
         "clients_changed_at": iso(clients_changed_at),
+        "unavailable": {
+            "capabilities": aggregate_to_json(down_capabilities),
+            "free": free_to_json(down_free),
+        },
     }
     return ZoneInfo(**content, generation=generation_of(content))
+
+
+def unavailable_below(children: list[ChildZone]) -> tuple[Aggregate, FreeSummary]:
+    """What the subtree's offline zones last reported: an offline child's whole last report,
+    and what each child's own report kept apart as unavailable."""
+    capabilities: Aggregate = {}
+    free: FreeSummary = {}
+    for child in children:  # sorted by id: the same sums each time
+        if not child.enabled or child.last_info is None:
+            continue
+        parts = [child.last_info.get("unavailable") or {}]
+        if child.state == "offline":
+            parts.append(child.last_info)
+        for part in parts:
+            try:
+                capabilities = merge(
+                    capabilities, aggregate_from_json(part.get("capabilities", {}))
+                )
+                free = merge_free(free, free_from_json(part.get("free", {})))
+            except (ValueError, TypeError, AttributeError):
+                continue  # stored before it was checked: nothing is counted from it
+    return capabilities, free
 
 
 def iso(moment: datetime | None) -> str | None:

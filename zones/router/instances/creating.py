@@ -24,6 +24,7 @@ from zones.errors import (
     Conflict,
     LoopDetected,
     NothingFits,
+    SubtreeUnavailable,
 )
 from zones.node.commits import wrote
 from zones.node.database import AsyncSession, run, table_of, utcnow
@@ -35,7 +36,12 @@ from zones.router.instances.mappings import forget_mapping, record_mapping
 from zones.router.instances.models import Instance as InstanceRow
 from zones.router.instances.models import InstanceMapping
 from zones.router.instances.new_instance import NewInstance
-from zones.router.instances.placement import Placement, candidate_children, place_on_own_hosts
+from zones.router.instances.placement import (
+    Placement,
+    candidate_children,
+    down_but_fitting,
+    place_on_own_hosts,
+)
 from zones.router.instances.route import Route
 from zones.router.instances.views import local_view, through
 
@@ -65,13 +71,27 @@ async def create_once(route: Route, new: NewInstance, forwarded: bool) -> dict[s
     reasons = [f"{route.name}: {placed.fault}"]
     if not candidates:
         reasons.append(f"{route.name}: no healthy child may satisfy it and have room")
-    for child in candidates:
-        answer = await try_child(route, child, new)
-        if isinstance(answer, dict):
-            return answer
-        reasons.append(f"{child.name}: {answer.reason}")
-        if not answer.declined:  # it may have acted below before failing: no longer fresh
-            new = replace(new, fresh=False)
+    waiting: list[str] = []  # zones that may take it but cannot be asked now
+    for last_resort in (False, True):
+        if last_resort:
+            asked = frozenset(child.id for child in candidates)
+            candidates, offline = await down_but_fitting(route, new, asked)
+            waiting += offline
+        for child in candidates:
+            answer = await try_child(route, child, new)
+            if isinstance(answer, dict):
+                return answer
+            reasons.append(said_by(child.name, answer.reason))
+            waiting += answer.waiting
+            if not answer.declined:  # it may have acted below before failing: no longer fresh
+                new = replace(new, fresh=False)
+    if waiting:
+        raise SubtreeUnavailable(
+            f"{route.name}: what may take instance {new.id} is down or cannot be reached now "
+            f"({', '.join(sorted(set(waiting)))}); nothing was stored: send it again later",
+            waiting,
+            retry_after=retry_after(route),
+        )
     if forwarded:
         raise NothingFits("; ".join(reasons))
     async with route.sessions.begin() as session:
@@ -154,10 +174,24 @@ async def retry_where_sent(
 
 @dataclass(frozen=True)
 class NotPlaced:
-    """A child did not place the instance: it said nothing fits (`declined`), or failed."""
+    """A child did not place the instance: it said nothing fits (`declined`), or failed.
+    `waiting` names the zones that may take it but could not be asked (the child itself,
+    or those it named)."""
 
     reason: str
     declined: bool
+    waiting: tuple[str, ...] = ()
+
+
+def said_by(zone: str, reason: str) -> str:
+    """A reason as `zone` gave it, its name in front once."""
+    return reason if reason.startswith(f"{zone}: ") else f"{zone}: {reason}"
+
+
+def retry_after(route: Route) -> int:
+    """Seconds to wait before sending again: about when a parent next hears from a zone
+    that came back (a poll interval, at most a minute)."""
+    return max(1, min(60, round(route.settings.poll.interval)))
 
 
 async def store_local(
@@ -209,7 +243,7 @@ async def try_child(route: Route, child: ChildZone, new: NewInstance) -> dict[st
             "it will not be placed twice"
         ) from exc
     except ChildError as exc:
-        return NotPlaced(exc.detail, declined=False)
+        return NotPlaced(exc.detail, declined=False, waiting=(child.name,))
     body = answer.body if isinstance(answer.body, dict) else {}
     placed = body.get("instance")
     if answer.status == 201 and isinstance(placed, dict):
@@ -224,11 +258,17 @@ async def try_child(route: Route, child: ChildZone, new: NewInstance) -> dict[st
         )
     if answer.status == 409 and body.get("reason") == "nothing-fits":
         return NotPlaced(detail, declined=True)
+    if answer.status == 503 and body.get("reason") == "subtree-unavailable":
+        named = body.get("unreachable_zones")
+        names = (
+            [str(n)[:200] for n in named if isinstance(n, str)] if isinstance(named, list) else []
+        )
+        return NotPlaced(detail, declined=True, waiting=tuple(names[:100]) or (child.name,))
     if answer.status == 409:
         raise Conflict(detail)
     if answer.status == 508:
         raise LoopDetected(detail)
-    return NotPlaced(detail, declined=False)
+    return NotPlaced(detail, declined=False, waiting=(child.name,))
 
 
 async def keep_placed(

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from zones.capabilities.aggregate import aggregate_from_json, free_from_json
 from zones.capabilities.hosts.board import HostBoard
 from zones.capabilities.hosts.registry import LiveHost
 from zones.capabilities.matching import (
@@ -71,6 +72,39 @@ async def place_on_own_hosts(
             return Placement(host.name, None)
     wanted = ", ".join(f"{key} {amount:g}" for key, amount in resources.items()) or "nothing"
     return Placement(None, f"no host that satisfies the requirements has room for {wanted}")
+
+
+def fits_report(new: NewInstance, remaining: list[Condition], part: Mapping[str, object]) -> bool:
+    """Whether a report's capabilities and free inventory (stored JSON) may take `new`."""
+    try:
+        capabilities = aggregate_from_json(part.get("capabilities", {}))
+        free = free_from_json(part.get("free", {}))
+    except (ValueError, TypeError, AttributeError):
+        return False
+    return aggregate_may_satisfy(remaining, capabilities) and may_fit_zone(new.resources, free)
+
+
+async def down_but_fitting(
+    route: Route, new: NewInstance, asked: frozenset[int]
+) -> tuple[list[ChildZone], list[str]]:
+    """Where what fits is down: healthy children not yet asked whose reports keep apart an
+    `unavailable` part that may take it (asked last: they name the zone that is down), and
+    the offline children whose last report may take it."""
+    remaining = split_static(new.open_conditions, route.settings.zone.capabilities)
+    if remaining is None:
+        return [], []
+    to_ask, offline = [], []
+    for child in await route.cache.children():
+        if child.id in asked or not child.enabled or child.last_info is None:
+            continue
+        if new.target is not None and new.target not in zone_names(child):
+            continue
+        if child.is_healthy:
+            if fits_report(new, remaining, child.last_info.get("unavailable") or {}):
+                to_ask.append(child)
+        elif fits_report(new, remaining, child.last_info):
+            offline.append(child.name)
+    return sorted(to_ask, key=lambda child: child.id), sorted(offline)
 
 
 async def candidate_children(
