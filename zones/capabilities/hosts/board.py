@@ -53,6 +53,7 @@ class HostBoard:
         self._listeners: list[Callable[[], None]] = []
         self._stored: dict[str, datetime] = {}  # each host's expiry as the database has it
         self._moved: dict[str, MovedExpiry] = {}  # expiries moved here, not yet written
+        self._to_flush = asyncio.Event()  # set while _moved holds something
         self._writing: dict[str, MovedExpiry] = {}  # the ones a flush is writing now
 
     async def live(self, session: AsyncSession) -> list[LiveHost]:
@@ -84,11 +85,13 @@ class HostBoard:
         moved = replace(host, expires_at=now + timedelta(seconds=ttl))
         self._hosts[name] = moved
         self._moved[name] = MovedExpiry(digest, moved.expires_at, now)
+        self._to_flush.set()
         return moved
 
     async def flush(self, sessions: Sessions) -> None:
         """Write the expiries moved in memory since the last flush, one statement for all."""
         moves, self._moved = self._moved, {}
+        self._to_flush.clear()
         if not moves:
             return
         self._writing = moves
@@ -102,6 +105,7 @@ class HostBoard:
         except BaseException:
             for name, move in moves.items():  # written with the next flush, unless overtaken
                 self._moved.setdefault(name, move)
+            self._to_flush.set()
             raise
         finally:
             self._writing = {}
@@ -109,8 +113,10 @@ class HostBoard:
             self._stored[name] = max(self._stored.get(name, move.expires_at), move.expires_at)
 
     async def flush_forever(self, sessions: Sessions) -> None:
-        """Flush every `flush_interval` seconds until cancelled (the app's lifecycle runs it)."""
+        """Flush `flush_interval` seconds after an expiry moved, until cancelled (the app's
+        lifecycle runs it); with no heartbeats coming, it does not wake at all."""
         while True:
+            await self._to_flush.wait()
             await asyncio.sleep(self._flush_interval)
             try:
                 await self.flush(sessions)
