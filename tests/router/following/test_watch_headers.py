@@ -11,6 +11,9 @@ import pytest
 
 from tests.conftest import ZoneStarter
 from tests.harness import Api
+from zones.node.config import PollSettings
+from zones.node.http.prefer import MAX_WAIT
+from zones.router.following.watcher import watch_wait
 
 
 async def admin_of(http: aiohttp.ClientSession, zones: ZoneStarter) -> Api:
@@ -100,3 +103,10 @@ async def test_a_budget_from_a_caller_that_is_not_a_parent_is_ignored(
         "POST", "/instances", json_body=CREATE, headers={"X-Zones-Budget-Ms": "soon"}
     )
     assert answer.status == 201, answer
+
+
+def test_a_parent_never_asks_a_child_to_hold_a_watch_longer_than_a_child_holds_one() -> None:
+    """Asking for `poll.interval` = 3600 s would make the parent wait an hour (plus the poll
+    timeout) before it counts a hung child's watch as a failed poll; a child holds 60 s."""
+    assert watch_wait(PollSettings(interval=3600.0)) == MAX_WAIT == 60
+    assert watch_wait(PollSettings(interval=5.0)) == 5

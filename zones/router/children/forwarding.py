@@ -28,7 +28,7 @@ answers 508: a misconfigured deployment cannot make a request loop.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
@@ -38,7 +38,7 @@ from tenacity.wait import wait_random_exponential
 from zones.auth.tokens import TokenVerifier, token_from_headers
 from zones.capabilities.values import KEY_PATTERN
 from zones.errors import ChildAnswerLost, ChildUnreachable, LoopDetected, Unauthorized
-from zones.router.children.http import BUDGET_HEADER, ChildClient
+from zones.router.children.http import BUDGET_HEADER, ChildClient, Reply
 from zones.router.children.models import ChildZone
 from zones.router.children.tokens import ChildCredentials, ChildTokens
 
@@ -112,16 +112,8 @@ def caller_token(request: web.Request) -> str:
     return token
 
 
-@dataclass(frozen=True)
-class ChildAnswer:
-    status: int
-    body: Any
-    lookup: str | None = None  # the child's client index news, raw (see zones.router.index.answers)
-    # An earlier try lost its connection after sending: this answer may be to a repeat
-    # (a DELETE's 404 may mean the first try deleted it).
-    after_lost: bool = False
-    summary: str | None = None  # the child's info after a write, raw
-    unreachable: tuple[str, ...] = ()  # zones below the child that could not be asked
+# What a forwarded call answered, with the routing headers that came back.
+ChildAnswer = Reply
 
 
 class Forwarder:
@@ -198,13 +190,7 @@ class Forwarder:
                 raise
             if reply.status == 401 and _service_token_refused(reply.body):
                 self._tokens.forget(child.id)
-            return ChildAnswer(
-                reply.status,
-                reply.body,
-                reply.lookup,
-                summary=reply.summary,
-                unreachable=reply.unreachable,
-            )
+            return reply
 
         try:
             answer: ChildAnswer = await retrying(once)

@@ -249,13 +249,22 @@ class Reply:
     lookup: str | None = None  # LOOKUP_HEADER, raw (zones.router.index.answers)
     summary: str | None = None  # SUMMARY_HEADER, raw (zones.router.instances.cache)
     unreachable: tuple[str, ...] = ()  # UNREACHABLE_HEADER
+    # An earlier sending of the same call lost its connection: this answer may be to a
+    # repeat (a DELETE's 404 may mean the first try deleted it). Set by the forwarder.
+    after_lost: bool = False
 
 
 def names_in(header: str | None) -> tuple[str, ...]:
-    """The zone names of an UNREACHABLE_HEADER (at most 100, each at most 200 characters)."""
-    if not header:
+    """The zone names of an UNREACHABLE_HEADER."""
+    return names_listed([name.strip() for name in (header or "").split(",")])
+
+
+def names_listed(value: Any) -> tuple[str, ...]:
+    """Zone names a child sent as a list (`unreachable_zones`): the strings only, at most 100
+    of them, each at most 200 characters; anything else names none."""
+    if not isinstance(value, list):
         return ()
-    return tuple(name.strip()[:200] for name in header.split(",") if name.strip())[:100]
+    return tuple(name[:200] for name in value if isinstance(name, str) and name)[:100]
 
 
 def _json_object(answer: _Answer, what: str) -> dict[str, Any]:

@@ -12,6 +12,7 @@ unchanged zone answers 304 without a body.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import time
@@ -59,7 +60,7 @@ class ZoneInfoKeeper:
     """This zone's info, built when something it shows changed, not on every poll.
 
     Built from the copies in memory (live hosts, children and their parsed
-    aggregates) and two indexed reads; built again after a commit of this
+    aggregates) and one read of two counts; built again after a commit of this
     process that changes what it shows (a host's offer, a child's name, state,
     uuid or report, a client's row, an instance), when the first live host
     expires, and at the latest `max_age` seconds after it was built (what
@@ -131,15 +132,13 @@ class ZoneInfoKeeper:
         info = await self.current()
         while etag_of(info.generation) == etag and not self._released:
             moved, now = self._moved, time.monotonic()
-            remaining = min(deadline, self._first_expiry) - now
-            if deadline <= now:
+            if now >= deadline:
                 return info
-            try:  # (not below 10 ms: a host that expires right now must not spin the loop)
-                async with asyncio.timeout(max(0.01, remaining)):
+            # Not below 10 ms: a host that expires right now must not spin the loop.
+            until = max(0.01, min(deadline, self._first_expiry) - now)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(until):
                     await moved.wait()
-            except TimeoutError:
-                if time.monotonic() >= deadline:
-                    return info
             info = await self.current()
         return info
 

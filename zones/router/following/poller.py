@@ -81,7 +81,7 @@ class ChildPoller:
 
         async def poll_bounded(target: PollTarget) -> PollOutcome:
             async with bound:
-                return await self._poll(target, request_id)
+                return await self.poll(target, request_id)
 
         outcomes = await asyncio.gather(*(poll_bounded(target) for target in targets))
         return await self.record(outcomes)
@@ -115,17 +115,13 @@ class ChildPoller:
     ) -> PollOutcome:
         """One poll of one child, or a watch held by it up to `wait` seconds while its info is
         unchanged; the poll timeout bounds the answer beyond that wait."""
-        return await self._poll(target, request_id, wait)
-
-    async def _poll(
-        self, target: PollTarget, request_id: str, wait: float | None = None
-    ) -> PollOutcome:
         started, held = time.monotonic(), False
         try:
             async with asyncio.timeout(self._settings.timeout + (wait or 0.0)):
                 info, held = await self._fetch_retrying(target, request_id, wait)
         except TimeoutError:
-            error = f"no answer within the poll timeout of {self._settings.timeout} s"
+            waited = f" after a watch of {wait:g} s" if wait else ""
+            error = f"no answer within the poll timeout of {self._settings.timeout} s{waited}"
             return PollOutcome.failed(target, error, started)
         except (ChildError, ChildTimeout) as exc:
             return PollOutcome.failed(target, exc.detail, started)

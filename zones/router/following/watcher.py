@@ -23,12 +23,13 @@ import uuid
 from zones.node.commits import watch_commits
 from zones.node.config import PollSettings
 from zones.node.database import Sessions
+from zones.node.http.prefer import MAX_WAIT
 from zones.router.children.models import ChildZone
+from zones.router.children.tokens import ChildCredentials
 from zones.router.following.poller import ChildPoller
 from zones.router.following.rounds import PollOutcome, PollTarget
 
 log = logging.getLogger("zones.watcher")
-Credentials = tuple[str, str, str | None]
 # A change of these (or a child added or removed) starts, stops or restarts its watch.
 HOW_REACHED = ("api_url", "username", "password_encrypted", "enabled")
 
@@ -39,7 +40,7 @@ class ChildWatcher:
     def __init__(self, poller: ChildPoller, sessions: Sessions, settings: PollSettings) -> None:
         self._poller, self._settings = poller, settings
         self._recorder = Recorder(poller)
-        self._watches: dict[int, tuple[Credentials, asyncio.Task[None]]] = {}
+        self._watches: dict[int, tuple[ChildCredentials, asyncio.Task[None]]] = {}
         self._children_moved = asyncio.Event()
         watch_commits(sessions, ChildZone, self._children_moved.set, columns=HOW_REACHED)
 
@@ -68,17 +69,17 @@ class ChildWatcher:
         wanted = {target.credentials.child_id: target for target in targets}
         for child_id, (credentials, task) in list(self._watches.items()):
             target = wanted.get(child_id)
-            if target is None or _credentials(target) != credentials or task.done():
+            if target is None or target.credentials != credentials or task.done():
                 task.cancel()
                 del self._watches[child_id]
         for child_id, target in wanted.items():
             if child_id not in self._watches:
                 task = asyncio.create_task(self._watch(target), name=f"watch child {child_id}")
-                self._watches[child_id] = (_credentials(target), task)
+                self._watches[child_id] = (target.credentials, task)
 
     async def _watch(self, target: PollTarget) -> None:
         """Watch one child for as long as it is followed."""
-        wait = self._settings.interval
+        wait = watch_wait(self._settings)
         while True:
             started = time.monotonic()
             request_id = f"watch-{uuid.uuid4().hex[:20]}"
@@ -98,9 +99,10 @@ class ChildWatcher:
             await asyncio.sleep(max(0.0, self._settings.interval - (time.monotonic() - started)))
 
 
-def _credentials(target: PollTarget) -> Credentials:
-    credentials = target.credentials
-    return (credentials.api_url, credentials.username, credentials.password_encrypted)
+def watch_wait(settings: PollSettings) -> float:
+    """How long a child is asked to hold a watch: `poll.interval`, as far as a child holds one
+    (MAX_WAIT). Asking for more would make this zone wait that long for a hung child."""
+    return min(settings.interval, MAX_WAIT)
 
 
 class Recorder:

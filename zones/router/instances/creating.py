@@ -28,6 +28,7 @@ from zones.errors import (
 )
 from zones.node.commits import wrote
 from zones.node.database import AsyncSession, run, table_of, utcnow
+from zones.router.children.http import names_listed
 from zones.router.children.models import ChildZone
 from zones.router.index.answers import parse_news
 from zones.router.index.updates import add_local
@@ -259,11 +260,8 @@ async def try_child(route: Route, child: ChildZone, new: NewInstance) -> dict[st
     if answer.status == 409 and body.get("reason") == "nothing-fits":
         return NotPlaced(detail, declined=True)
     if answer.status == 503 and body.get("reason") == "subtree-unavailable":
-        named = body.get("unreachable_zones")
-        names = (
-            [str(n)[:200] for n in named if isinstance(n, str)] if isinstance(named, list) else []
-        )
-        return NotPlaced(detail, declined=True, waiting=tuple(names[:100]) or (child.name,))
+        named = names_listed(body.get("unreachable_zones"))
+        return NotPlaced(detail, declined=True, waiting=named or (child.name,))
     if answer.status == 409:
         raise Conflict(detail)
     if answer.status == 508:

@@ -22,6 +22,7 @@ from sqlalchemy import or_, select
 from zones.errors import BadRequest, ChildError, ChildTimeout, NotFound
 from zones.node.database import AsyncSession
 from zones.node.fields import UUID_PATTERN
+from zones.router.children.http import names_listed
 from zones.router.children.models import ChildZone
 from zones.router.index import answers
 from zones.router.index.models import ClientChild
@@ -179,9 +180,7 @@ async def child_page(
             items = body.get("instances")
             if answer.status == 200 and isinstance(items, list) and all(map(well_formed, items)):
                 shown = [through(route, item) for item in items]
-                below = body.get("unreachable_zones")
-                named = below if isinstance(below, list) else []
-                unreachable = [str(name)[:200] for name in named if isinstance(name, str)][:100]
+                unreachable = list(names_listed(body.get("unreachable_zones")))
                 return shown, body.get("next_marker") is not None, unreachable
         except (ChildError, ChildTimeout):
             pass
