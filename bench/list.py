@@ -23,7 +23,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bench.fleet import ADMIN_PASSWORD, SERVICE_USER, fleet_settings, start
+from bench.fleet import ADMIN_PASSWORD, fleet_settings, register_child, start
 from bench.poll import gather_bounded, login, spawn_fleets
 from zones.node.cli import event_loop_factory
 from zones.router.following.appkeys import POLLER
@@ -51,15 +51,7 @@ async def bench(children: int, count: int, pages: int) -> None:
                 headers = {"Authorization": f"Bearer {child_admin}"}
                 async with http.put(f"{url}/hosts/big", json=beat, headers=headers) as answer:
                     answer.raise_for_status()
-                zone = {
-                    "api_url": url,
-                    "username": SERVICE_USER["name"],
-                    "password": SERVICE_USER["password"],
-                }
-                async with http.post(
-                    f"{root_url}/zones", json={"zone": zone}, headers=admin
-                ) as answer:
-                    answer.raise_for_status()
+                await register_child(http, root_url, admin, url)
 
             await gather_bounded([lambda url=url: prepare(url) for url in urls])
             await root_runner.app[POLLER].run_once()

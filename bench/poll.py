@@ -25,7 +25,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bench.fleet import SERVICE_USER, parent_settings, start
+from bench.fleet import SERVICE_USER, parent_settings, register_child, start
 from zones.node.cli import event_loop_factory
 from zones.router.following.appkeys import POLLER
 from zones.router.following.poller import POLL_CONCURRENCY
@@ -100,18 +100,9 @@ async def bench(children: int, processes: int, rounds: int) -> None:
             admin = await login(http, parent_url, "admin", "bench-admin")
             headers = {"Authorization": f"Bearer {admin}"}
 
-            async def add(url: str) -> None:
-                body = {
-                    "zone": {
-                        "api_url": url,
-                        "username": SERVICE_USER["name"],
-                        "password": SERVICE_USER["password"],
-                    }
-                }
-                async with http.post(f"{parent_url}/zones", json=body, headers=headers) as answer:
-                    answer.raise_for_status()
-
-            await gather_bounded([lambda url=url: add(url) for url in urls])
+            await gather_bounded(
+                [lambda url=url: register_child(http, parent_url, headers, url) for url in urls]
+            )
             child_tokens = {
                 url: await login(http, url, SERVICE_USER["name"], SERVICE_USER["password"])
                 for url in urls

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bench.fleet import ADMIN_PASSWORD, SERVICE_USER, parent_settings, start
+from bench.fleet import ADMIN_PASSWORD, parent_settings, register_child, start
 from bench.poll import gather_bounded, login, spawn_fleets
 from zones.node.cli import event_loop_factory
 from zones.router.following.appkeys import POLLER
@@ -45,15 +45,7 @@ async def bench(children: int, narrow: int, creates: int) -> None:
             }
 
             async def register(parent: str, parent_url: str, url: str) -> None:
-                zone = {
-                    "api_url": url,
-                    "username": SERVICE_USER["name"],
-                    "password": SERVICE_USER["password"],
-                }
-                async with http.post(
-                    f"{parent_url}/zones", json={"zone": zone}, headers=admins[parent]
-                ) as answer:
-                    answer.raise_for_status()
+                await register_child(http, parent_url, admins[parent], url)
 
             async def prepare(url: str) -> None:
                 child_admin = await login(http, url, "admin", ADMIN_PASSWORD)

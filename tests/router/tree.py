@@ -34,9 +34,13 @@ class Tree:
         assert created.status == 201, created
         return zone
 
-    async def start_again(self, starter: ZoneStarter, name: str, port: int) -> RunningZone:
-        """Start a stopped zone again from its directory and database, on its old port."""
-        zone = await starter(name, zone={"listen": f"127.0.0.1:{port}"}, poll=QUIET_POLLING)
+    async def start_again(
+        self, starter: ZoneStarter, name: str, port: int, **sections: Any
+    ) -> RunningZone:
+        """Start a stopped zone again from its directory and database, on its old port (with
+        the same `sections` it was started with, when they matter: its trusted issuers...)."""
+        sections.setdefault("poll", QUIET_POLLING)
+        zone = await starter(name, zone={"listen": f"127.0.0.1:{port}"}, **sections)
         self.zones[name] = zone
         self.admins[name] = await Api(self.http, zone.url).as_user()
         return zone

@@ -62,7 +62,11 @@ async def hung(
         beat = {"host": {"capabilities": {"slot": "a"}, "inventory": {"ram_mb": 64}, "ttl": 600}}
         assert (await leaf_admin.call("PUT", "/hosts/a1", json_body=beat)).status == 200
         await tree.heartbeat("sibling", "b1", capabilities={"slot": "b"}, inventory={"ram_mb": 64})
-        body = {"api_url": leaf.url, "username": SERVICE_USER["name"], "password": "svc-pw"}
+        body = {
+            "api_url": leaf.url,
+            "username": SERVICE_USER["name"],
+            "password": SERVICE_USER["password"],
+        }
         assert (
             await tree.admins["mid"].call("POST", "/zones", json_body={"zone": body})
         ).status == 201

@@ -1,6 +1,7 @@
 """Writes report their effect: the answer to a create or delete a zone forwards carries the
 child's new summary, and the zone's view of the child is current before it answers. No poll
-runs in these tests (and no watch): what the root knows, the answers told it."""
+runs between a write and what is checked after it (and no watch ever): what the root knows
+then, the answers told it."""
 
 from __future__ import annotations
 
