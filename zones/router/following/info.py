@@ -38,7 +38,7 @@ from zones.capabilities.hosts.board import HostBoard
 from zones.capabilities.hosts.registry import LiveHost
 from zones.node.commits import watch_commits
 from zones.node.config import Settings
-from zones.node.database import Sessions, run, utcnow
+from zones.node.database import AsyncSession, Sessions, run, utcnow
 from zones.router.children.models import ChildZone
 from zones.router.children.registry import zone_names
 from zones.router.children.schemas import ChildSummary, ZoneInfo
@@ -60,7 +60,9 @@ class ZoneInfoKeeper:
     """This zone's info, built when something it shows changed, not on every poll.
 
     Built from the copies in memory (live hosts, children and their parsed
-    aggregates) and one read of two counts; built again after a commit of this
+    aggregates) and one indexed read (when a client's row last changed); the
+    instances held here are counted again only after a commit wrote one, or
+    `max_age` after they were counted; built again after a commit of this
     process that changes what it shows (a host's offer, a child's name, state,
     uuid or report, a client's row, an instance), when the first live host
     expires, and at the latest `max_age` seconds after it was built (what
@@ -83,6 +85,8 @@ class ZoneInfoKeeper:
         self._valid_until = float("-inf")
         self._first_expiry = float("inf")  # monotonic: when the first live host expires
         self._changes = 0
+        self._instances: tuple[int, float] | None = None  # counted here, and when (monotonic)
+        self._instance_writes = 0
         self._moved = asyncio.Event()  # set (and replaced) on each change: wakes held watches
         self._released = False
         self._process = uuid.uuid4().hex[:12]
@@ -91,13 +95,31 @@ class ZoneInfoKeeper:
         children.on_report(self.changed)
         watch_commits(sessions, ChildZone, self.changed, columns=SHOWN_OF_A_CHILD)
         watch_commits(sessions, ClientIndex, self.changed)
-        watch_commits(sessions, Instance, self.changed)
+        watch_commits(sessions, Instance, self._instances_written)
 
     def changed(self) -> None:
         self._changes += 1
         self._valid_until = float("-inf")
         moved, self._moved = self._moved, asyncio.Event()
         moved.set()
+
+    def _instances_written(self) -> None:
+        self._instance_writes += 1
+        self._instances = None
+        self.changed()
+
+    async def _counted(self, session: AsyncSession) -> tuple[int, datetime | None]:
+        """The instances held here and when a client's row last changed: the count from
+        memory unless a commit wrote an instance since, or it is `max_age` old (a count is
+        a scan of the table on SQLite; the other read is one index seek)."""
+        now, writes = time.monotonic(), self._instance_writes
+        if self._instances is not None and now - self._instances[1] < self._max_age:
+            changed_at = (await run(session, LAST_CHANGE, {})).scalar()
+            return self._instances[0], changed_at
+        counted, changed_at = (await run(session, COUNTS, {})).one()
+        if writes == self._instance_writes:  # no instance written while it was counted
+            self._instances = (counted, now)
+        return counted, changed_at
 
     async def summary(self) -> str | None:
         """This zone's info as a parent keeps it, for the answer to a write the parent sent
@@ -150,7 +172,7 @@ class ZoneInfoKeeper:
         reports = await self._children.healthy_reports()
         async with self._sessions.begin() as session:
             hosts = await self._hosts.live(session)
-            counted, clients_changed_at = (await run(session, COUNTS, {})).one()
+            counted, clients_changed_at = await self._counted(session)
         info = zone_info_of(
             self._settings, self._uuid, hosts, children, reports, counted, clients_changed_at
         )
@@ -162,11 +184,12 @@ class ZoneInfoKeeper:
         return info
 
 
-# The instances held here, and when any client's row last changed (parents compare it with
-# what they fetched): one statement, built once.
+# When any client's row last changed here (parents compare it with what they fetched), and
+# with it the instances held here: one statement each, built once.
+LAST_CHANGE = select(func.max(ClientIndex.changed_at))
 COUNTS = select(
     select(func.count()).select_from(Instance).scalar_subquery(),
-    select(func.max(ClientIndex.changed_at)).scalar_subquery(),
+    LAST_CHANGE.scalar_subquery(),
 )
 
 

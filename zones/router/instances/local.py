@@ -12,6 +12,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from zones.capabilities.hosts.board import HostBoard
 from zones.errors import BadRequest, Conflict, NotFound
+from zones.node.commits import wrote
 from zones.node.database import AsyncSession
 from zones.router.index.updates import add_local
 from zones.router.instances.models import Instance
@@ -53,6 +54,7 @@ async def remove(session: AsyncSession, hosts: HostBoard, instance: Instance) ->
     )
     if removed.rowcount != 1:  # type: ignore[attr-defined]
         return False  # only the delete that removed the row gives its allocation back
+    wrote(session, Instance)  # a Core delete: the copies that count instances are told
     if instance.host is not None and instance.status == "ACTIVE":
         await hosts.release(session, instance.host, instance.resources)
     await add_local(session, instance.client, -1)
