@@ -82,10 +82,18 @@ async def test_what_fits_only_where_a_zone_is_down_is_503_and_stored_nowhere(
 async def test_what_fits_nowhere_at_all_is_still_kept_with_a_fault_that_reads_once(
     http: aiohttp.ClientSession, zones: ZoneStarter
 ) -> None:
+    """`other` offers slot b and size big, but on two different hosts: its aggregate may
+    satisfy {slot b, size big}, so it is asked, and it says no host does. Each zone on the
+    way gives its reason once, under its own name."""
     tree = await tree_with_the_leaf_offline(http, zones)
-    body = {"instance": {"name": "never", "requirements": {"slot": "z"}}}
+    await tree.heartbeat("other", "b1", capabilities={"slot": "b", "size": "small"})
+    await tree.heartbeat("other", "c1", capabilities={"slot": "c", "size": "big"})
+    await tree.poll("mid", "root")
+    body = {"instance": {"name": "never", "requirements": {"slot": "b", "size": "big"}}}
     kept = await tree.admins["root"].call("POST", "/instances", json_body=body)
     assert kept.status == 201, kept
     assert kept.body["instance"]["status"] == "ERROR"
     fault = kept.body["instance"]["fault"]["message"]
-    assert "root: root:" not in fault and "mid: mid:" not in fault, fault
+    assert "other: no live host satisfies the requirements" in fault, fault
+    for zone in ("root", "mid", "other"):
+        assert f"{zone}: {zone}:" not in fault, fault
