@@ -5,11 +5,13 @@ then, the answers told it."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import aiohttp
 
 from tests.conftest import ZoneStarter
+from tests.harness import Api
 from tests.router.tree import Tree
 
 FULL = {"name": "full", "resources": {"ram_mb": 100}}
@@ -67,3 +69,37 @@ async def test_a_caller_that_is_not_a_parent_is_told_no_summary(
     made = await tree.admins["leaf"].call("POST", "/instances", json_body={"instance": FULL})
     assert made.status == 201, made
     assert "X-Zones-Summary" not in made.headers
+
+
+async def test_a_burst_of_writes_from_a_parent_is_answered_with_a_summary_each_time(
+    http: aiohttp.ClientSession, zones: ZoneStarter
+) -> None:
+    """Each answer's summary is built while other writes commit: building it must never turn
+    a committed write into an error (it once did: a count read while another write landed)."""
+    zone = await zones("busy")
+    admin = await Api(http, zone.url).as_user()
+    assert admin.token is not None
+    await admin.call("PUT", "/hosts/h1", json_body={"host": {"inventory": {"ram_mb": 1e6}}})
+    as_parent = {"X-Zones-Service-Token": admin.token}
+
+    async def create_and_delete(index: int) -> tuple[int, int, bool]:
+        body = {"instance": {"name": f"b{index}", "resources": {"ram_mb": 1}}}
+        made = await admin.call("POST", "/instances", json_body=body, headers=as_parent)
+        summarised = "X-Zones-Summary" in made.headers
+        if made.status != 201:
+            return made.status, 0, summarised
+        gone = await admin.call(
+            "DELETE", f"/instances/{made.body['instance']['id']}", headers=as_parent
+        )
+        return made.status, gone.status, summarised
+
+    for _ in range(3):
+        answers = await asyncio.gather(*(create_and_delete(index) for index in range(30)))
+        assert answers == [(201, 204, True)] * 30
+    assert (await tree_info(admin))["instances"] == 0
+
+
+async def tree_info(admin: Api) -> dict[str, Any]:
+    answer = await admin.call("GET", "/zones/info")
+    assert answer.status == 200, answer
+    return dict(answer.body["zone"])

@@ -112,10 +112,11 @@ class ZoneInfoKeeper:
         """The instances held here and when a client's row last changed: the count from
         memory unless a commit wrote an instance since, or it is `max_age` old (a count is
         a scan of the table on SQLite; the other read is one index seek)."""
-        now, writes = time.monotonic(), self._instance_writes
-        if self._instances is not None and now - self._instances[1] < self._max_age:
+        now, writes, kept = time.monotonic(), self._instance_writes, self._instances
+        if kept is not None and now - kept[1] < self._max_age:
+            # `kept` as it was before the read: a write meanwhile makes the next build count.
             changed_at = (await run(session, LAST_CHANGE, {})).scalar()
-            return self._instances[0], changed_at
+            return kept[0], changed_at
         counted, changed_at = (await run(session, COUNTS, {})).one()
         if writes == self._instance_writes:  # no instance written while it was counted
             self._instances = (counted, now)

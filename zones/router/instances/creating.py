@@ -89,7 +89,8 @@ async def create_once(route: Route, new: NewInstance, forwarded: bool) -> dict[s
     if waiting:
         raise SubtreeUnavailable(
             f"{route.name}: what may take instance {new.id} is down or cannot be reached now "
-            f"({', '.join(sorted(set(waiting)))}); nothing was stored: send it again later",
+            f"({', '.join(sorted(set(waiting)))}); nothing was stored: send it again later "
+            f"({'; '.join(reasons)[:1024]})",
             waiting,
             retry_after=retry_after(route),
         )
