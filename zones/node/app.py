@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -24,9 +25,17 @@ from zones.auth.users import ensure_admin
 from zones.capabilities.hosts import handlers as host_handlers
 from zones.capabilities.hosts.appkeys import HOST_BOARD
 from zones.capabilities.hosts.board import HostBoard
-from zones.node.appkeys import HTTP_SESSION, OPENAPI, SESSIONS, SETTINGS, ZONE_UUID
+from zones.node.appkeys import (
+    CLAIMS,
+    HTTP_SESSION,
+    LEADERSHIP,
+    OPENAPI,
+    SESSIONS,
+    SETTINGS,
+    ZONE_UUID,
+)
 from zones.node.config import Settings
-from zones.node.database import create_engine, create_sessions, migrate
+from zones.node.database import Sessions, create_engine, create_sessions, migrate
 from zones.node.http import handlers as node_handlers
 from zones.node.http.callers import AUTHENTICATOR
 from zones.node.http.endpoints import EndpointTable
@@ -34,6 +43,9 @@ from zones.node.http.openapi import build_openapi
 from zones.node.http.problems import problem_middleware
 from zones.node.http.request_ids import request_id_middleware
 from zones.node.identity import ensure_zone_uuid
+from zones.node.workers.claims import Claims
+from zones.node.workers.feed import CommitFeed
+from zones.node.workers.leader import Leadership
 from zones.router.children.appkeys import CHILD_CLIENT, CHILD_TOKENS, FORWARDER
 from zones.router.children.forwarding import Forwarder
 from zones.router.children.http import ChildClient
@@ -68,6 +80,7 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app.cleanup_ctx.append(keys_context)
     app.cleanup_ctx.append(database_context)
+    app.cleanup_ctx.append(workers_context)
     app.cleanup_ctx.append(heartbeat_expiries_context)
     app.cleanup_ctx.append(http_session_context)
     app.cleanup_ctx.append(poller_context)
@@ -87,20 +100,38 @@ async def keys_context(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
+async def prepare(settings: Settings) -> None:
+    """What a zone's workers share, made once before they start: the keys (so that a token
+    one worker issued verifies at another), the schema, the zone's uuid and first admin."""
+    load_signing_key(settings.secrets_dir)
+    load_secret_box(settings.secrets_dir)
+    engine = create_engine(settings.database_url)
+    try:
+        await set_up_database(settings, create_sessions(engine))
+    finally:
+        await engine.dispose()
+
+
+async def set_up_database(settings: Settings, sessions: Sessions) -> str:
+    """Migrate the schema and make sure of the zone's uuid (returned) and first admin."""
+    await migrate(sessions.kw["bind"])
+    async with sessions.begin() as session:
+        zone_uuid = await ensure_zone_uuid(session)
+        admin_password = settings.auth.admin_password
+        await ensure_admin(
+            session,
+            None if admin_password is None else admin_password.get_secret_value(),
+            settings.auth.admin_client,
+        )
+    return zone_uuid
+
+
 async def database_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     engine = create_engine(settings.database_url)
     try:
-        await migrate(engine)
         sessions = create_sessions(engine)
-        async with sessions.begin() as session:
-            app[ZONE_UUID] = await ensure_zone_uuid(session)
-            admin_password = settings.auth.admin_password
-            await ensure_admin(
-                session,
-                None if admin_password is None else admin_password.get_secret_value(),
-                settings.auth.admin_client,
-            )
+        app[ZONE_UUID] = await set_up_database(settings, sessions)
         app[SESSIONS] = sessions
         app[HOST_BOARD] = HostBoard(
             refresh=settings.router.reread_interval,
@@ -109,6 +140,27 @@ async def database_context(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await engine.dispose()
+
+
+async def workers_context(app: web.Application) -> AsyncIterator[None]:
+    """What keeps several workers over one PostgreSQL database one zone: claims per instance
+    id, and the commit feed that tells each worker's copies what the others wrote."""
+    settings = app[SETTINGS]
+    postgresql = settings.database_url if settings.on_postgresql else None
+    app[CLAIMS] = Claims(postgresql)
+    listening = None
+    if postgresql is not None:
+        feed = CommitFeed(app[SESSIONS], postgresql)
+        app[HOST_BOARD].follow_elsewhere(app[SESSIONS])
+        listening = asyncio.create_task(feed.listen_forever(), name="commit feed")
+    try:
+        yield
+    finally:
+        if listening is not None:
+            listening.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listening
+        await app[CLAIMS].close()
 
 
 async def heartbeat_expiries_context(app: web.Application) -> AsyncIterator[None]:
@@ -139,7 +191,7 @@ async def http_session_context(app: web.Application) -> AsyncIterator[None]:
         app[CHILD_TOKENS] = ChildTokens(app[CHILD_CLIENT], app[SECRET_BOX])
         app[FORWARDER] = Forwarder(app[CHILD_CLIENT], app[CHILD_TOKENS])
         app[ROUTING_CACHE] = RoutingCache(
-            app[SESSIONS], children_ttl=settings.router.reread_interval
+            app[SESSIONS], app[CLAIMS], children_ttl=settings.router.reread_interval
         )
         app[KEPT_ANSWERS] = KeptAnswers(app[SESSIONS], max_age=settings.router.reread_interval)
         app[ZONE_INFO] = ZoneInfoKeeper(
@@ -161,16 +213,21 @@ async def release_watches(app: web.Application) -> None:
 
 
 async def poller_context(app: web.Application) -> AsyncIterator[None]:
+    """Follow the children (watches, or polls only): on PostgreSQL only while this worker
+    holds the zone's leadership, so that one worker of the zone follows them at a time."""
+    settings = app[SETTINGS]
     poller = ChildPoller(
-        app[SESSIONS], app[CHILD_CLIENT], app[CHILD_TOKENS], app[SETTINGS].poll, app[ZONE_UUID]
+        app[SESSIONS], app[CHILD_CLIENT], app[CHILD_TOKENS], settings.poll, app[ZONE_UUID]
     )
     app[POLLER] = poller
-    settings = app[SETTINGS].poll
-    if settings.watch:
-        follow = ChildWatcher(poller, app[SESSIONS], settings).run()
+    follow: Callable[[], Coroutine[Any, Any, None]] = poller.run
+    if settings.poll.watch:
+        follow = ChildWatcher(poller, app[SESSIONS], settings.poll).run
+    if settings.on_postgresql:
+        app[LEADERSHIP] = Leadership(settings.database_url, settings.zone.name)
+        task = asyncio.create_task(app[LEADERSHIP].run(follow), name="leadership")
     else:
-        follow = poller.run()
-    task = asyncio.create_task(follow, name="child watcher" if settings.watch else "child poller")
+        task = asyncio.create_task(follow(), name="child follower")
     yield
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):

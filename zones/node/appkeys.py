@@ -14,9 +14,14 @@ from aiohttp import web
 
 from zones.node.config import Settings
 from zones.node.database import Sessions
+from zones.node.workers.claims import Claims
+from zones.node.workers.leader import Leadership
 
 SETTINGS = web.AppKey("settings", Settings)
 SESSIONS = web.AppKey("sessions", Sessions)
 ZONE_UUID = web.AppKey("zone_uuid", str)
 HTTP_SESSION = web.AppKey("http_session", aiohttp.ClientSession)
 OPENAPI = web.AppKey[dict[str, Any]]("openapi")
+CLAIMS = web.AppKey("claims", Claims)
+# Present on PostgreSQL only: whether this worker is the one following the children.
+LEADERSHIP = web.AppKey("leadership", Leadership)

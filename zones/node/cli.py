@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import socket
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
@@ -18,6 +20,7 @@ from zones.node.app import create_app
 from zones.node.config import Settings, load_settings
 from zones.node.launch import launcher
 from zones.node.launch.host_agent import run_agent
+from zones.node.supervisor import supervise
 from zones.router.instances.reindex import reindex
 
 log = logging.getLogger("zones.node")
@@ -28,6 +31,13 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run one zone in the foreground")
     serve.add_argument("--config", required=True, type=Path, help="the zone's node.toml")
+    serve.add_argument(
+        "--workers", type=int, help="worker processes (overrides [zone] workers; PostgreSQL)"
+    )
+    # How the supervisor starts a worker (zones.node.supervisor): its port, and where it
+    # says it listens.
+    serve.add_argument("--as-worker", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    serve.add_argument("--ready-fd", type=int, help=argparse.SUPPRESS)
     up = commands.add_parser("up", help="bring up every zone of a topology file")
     up.add_argument("topology", type=Path, help="the topology TOML file")
     up.add_argument("--state-dir", type=Path, default=Path(".zones"))
@@ -49,7 +59,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     if arguments.command == "serve":
-        return serve_command(arguments.config)
+        return serve_command(
+            arguments.config, arguments.workers, arguments.as_worker, arguments.ready_fd
+        )
     if arguments.command == "up":
         return launcher.up(arguments.topology, arguments.state_dir, arguments.detach)
     if arguments.command == "status":
@@ -65,11 +77,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 2
 
 
-def serve_command(config: Path) -> int:
+def serve_command(
+    config: Path,
+    workers: int | None = None,
+    as_worker: int | None = None,
+    ready_fd: int | None = None,
+) -> int:
     try:
         settings = load_settings(config)
+        if workers is not None:
+            settings = settings.with_workers(workers)
+        if as_worker is None and settings.zone.workers > 1:
+            return supervise(settings, config)
+        worker = None if as_worker is None else Worker(as_worker, ready_fd)
         with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
-            runner.run(serve(settings))
+            runner.run(serve(settings, worker))
     except ConfigError as exc:
         print(f"zones: {exc}", file=sys.stderr)
         return 2
@@ -97,6 +119,15 @@ def reindex_command(config: Path) -> int:
     return 1 if report.unreachable else 0
 
 
+@dataclass(frozen=True)
+class Worker:
+    """How a worker of a zone on several listens (the zone's port, with SO_REUSEPORT), and
+    where it says it does (a pipe to the supervisor, which announces the zone)."""
+
+    port: int
+    ready_fd: int | None
+
+
 class CannotListen(Exception):
     """The zone's listening address cannot be bound (taken, or not this machine's)."""
 
@@ -110,11 +141,13 @@ def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return uvloop.new_event_loop
 
 
-def bind(settings: Settings) -> tuple[socket.socket, Settings]:
+def bind(settings: Settings, reuse_port: bool = False) -> tuple[socket.socket, Settings]:
     """Bind the listening socket first, so `listen = "...:0"` learns its port before the app."""
     family = socket.AF_INET6 if ":" in settings.listen_host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind((settings.listen_host, settings.listen_port))
     except OSError as exc:
@@ -126,8 +159,11 @@ def bind(settings: Settings) -> tuple[socket.socket, Settings]:
     return sock, settings if settings.listen_port == port else settings.with_listen_port(port)
 
 
-async def serve(settings: Settings) -> None:
-    sock, settings = bind(settings)
+async def serve(settings: Settings, worker: Worker | None = None) -> None:
+    if worker is None:
+        sock, settings = bind(settings)
+    else:
+        sock, settings = bind(settings.with_listen_port(worker.port), reuse_port=True)
     runner = web.AppRunner(create_app(settings), access_log=None, handle_signals=False)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -136,7 +172,11 @@ async def serve(settings: Settings) -> None:
     try:
         await runner.setup()
         await web.SockSite(runner, sock).start()
-        print(f"zones: {settings.zone.name} listening on {settings.url}", flush=True)
+        if worker is None:
+            print(f"zones: {settings.zone.name} listening on {settings.url}", flush=True)
+        elif worker.ready_fd is not None:
+            os.write(worker.ready_fd, b"1")
+            os.close(worker.ready_fd)
         await stop.wait()
         log.info("stopping %s", settings.zone.name)
     finally:

@@ -20,6 +20,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 
@@ -29,6 +30,12 @@ from zones.node.fields import AccountName, HttpUrl, ZoneName
 
 ADMIN_PASSWORD_ENV = "ZONES_ADMIN_PASSWORD"
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+
+WORKERS_NEED_POSTGRESQL = (
+    "{workers} workers need a PostgreSQL database (zone.database ="
+    ' "postgresql+asyncpg://..."): SQLite takes one writing process, so a zone on'
+    " SQLite runs as one worker"
+)
 
 PositiveSeconds = Annotated[float, Field(gt=0, le=86400)]
 
@@ -47,6 +54,9 @@ class ZoneSettings(_Section):
     capabilities: dict[str, CapabilityValue] = Field(default_factory=dict)
     secrets_dir: Path | None = None
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024, le=64 * 1024 * 1024)
+    # Worker processes serving the zone behind its one address (zones.node.supervisor); more
+    # than one needs PostgreSQL. `zones serve --workers N` overrides it.
+    workers: int = Field(default=1, ge=1, le=64, strict=True)
 
     @field_validator("listen")
     @classmethod
@@ -66,6 +76,14 @@ class ZoneSettings(_Section):
     def _check_database(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("sqlite+aiosqlite://", "postgresql+")):
             raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+    @field_validator("workers")
+    @classmethod
+    def _check_workers(cls, value: int, info: ValidationInfo) -> int:
+        database = info.data.get("database") or ""  # declared before: validated already
+        if value > 1 and not database.startswith("postgresql+"):
+            raise ValueError(WORKERS_NEED_POSTGRESQL.format(workers=value))
         return value
 
 
@@ -154,6 +172,16 @@ class Settings(_Section):
     def trusted_issuers(self) -> frozenset[str]:
         """Issuers whose tokens this zone accepts: always itself, plus the configured ones."""
         return frozenset((self.url, *self.auth.trusted_issuers))
+
+    @property
+    def on_postgresql(self) -> bool:
+        return self.database_url.startswith("postgresql")
+
+    def with_workers(self, workers: int) -> Settings:
+        """The same settings with `workers` worker processes (`zones serve --workers N`)."""
+        raw = self.model_dump()
+        raw["zone"]["workers"] = workers
+        return validate_settings(raw, source="--workers")
 
     def with_listen_port(self, port: int) -> Settings:
         """The same settings bound to `port` (used when `listen` asked for port 0)."""

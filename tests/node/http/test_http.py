@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import aiohttp
 import pytest
 
@@ -11,7 +13,8 @@ from tests.harness import Api, RunningZone
 
 async def test_healthz_answers_ok_to_anyone(http: aiohttp.ClientSession, zone: RunningZone) -> None:
     answer = await Api(http, zone.url).call("GET", "/healthz")
-    assert (answer.status, answer.body) == (200, {"status": "ok"})
+    worker = {"pid": os.getpid(), "follows_children": True}  # the test's own process serves it
+    assert (answer.status, answer.body) == (200, {"status": "ok", "worker": worker})
 
 
 async def test_request_id_is_echoed(admin: Api) -> None:

@@ -6,7 +6,8 @@ overfilling a host), and this is a copy of it. Every heartbeat, allocation,
 release and removal this process commits updates the copy once the commit is
 done (zones.node.commits.after_commit), and the whole is read again at most
 every `refresh` seconds, so what other worker processes over the same
-database wrote reaches it within that time. A copy that is behind can only
+database wrote reaches it within that time, or at once where their commits are
+heard (`follow_elsewhere`, zones.node.workers.feed). A copy that is behind can only
 offer a host the database then refuses (the allocation fails and the next
 host is tried), or miss a host for at most `refresh` seconds.
 
@@ -31,8 +32,9 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from zones.capabilities.hosts import registry
+from zones.capabilities.hosts.models import Host
 from zones.capabilities.hosts.registry import LiveHost
-from zones.node.commits import after_commit
+from zones.node.commits import Keys, after_commit, watch_keys, wrote
 from zones.node.database import AsyncSession, Sessions, utcnow
 
 log = logging.getLogger("zones.hosts")
@@ -129,6 +131,7 @@ class HostBoard:
         """`registry.allocate`, copied here once the session commits."""
         taken = await registry.allocate(session, name, resources)
         if taken:
+            wrote(session, Host, name)
             after_commit(session, lambda: self._allocated(name, resources, +1))
         return taken
 
@@ -136,14 +139,27 @@ class HostBoard:
         self, session: AsyncSession, name: str, resources: Mapping[str, float]
     ) -> None:
         await registry.release(session, name, resources)
+        wrote(session, Host, name)
         after_commit(session, lambda: self._allocated(name, resources, -1))
 
     def heard(self, session: AsyncSession, host: LiveHost) -> None:
         """A heartbeat stored `host` in this session."""
+        wrote(session, Host, host.name)
         after_commit(session, lambda: self._copy(host))
 
     def removed(self, session: AsyncSession, name: str) -> None:
+        wrote(session, Host, name)
         after_commit(session, lambda: self._drop(name))
+
+    def follow_elsewhere(self, sessions: Sessions) -> None:
+        """Hear of hosts other processes over the database stored (zones.node.commits):
+        the copy is read again before its next use."""
+        watch_keys(sessions, Host, self._written_elsewhere, here=False)
+
+    def _written_elsewhere(self, _names: Keys) -> None:
+        self._changes += 1  # a read under way may predate that commit: read again
+        self._read_at = float("-inf")
+        self._changed()
 
     async def _read(self, session: AsyncSession) -> None:
         changes, started = self._changes, time.monotonic()

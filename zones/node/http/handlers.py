@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import os
+
 from aiohttp import web
 
-from zones.node.appkeys import OPENAPI
+from zones.node.appkeys import LEADERSHIP, OPENAPI
 from zones.node.http.endpoints import Call, EndpointTable, json_response
-from zones.node.http.schemas import Health
+from zones.node.http.schemas import Health, WorkerHealth
 
 endpoints = EndpointTable("node")
 
 
 @endpoints.route("GET", "/healthz", summary="Is this zone up", response=Health)
 async def healthz(call: Call[None]) -> web.StreamResponse:
-    return json_response(Health(status="ok"))
+    leadership = call.app.get(LEADERSHIP)
+    follows = leadership is None or leadership.leading.is_set()  # one process: always
+    return json_response(
+        Health(status="ok", worker=WorkerHealth(pid=os.getpid(), follows_children=follows))
+    )
 
 
 @endpoints.route("GET", "/openapi.json", summary="The OpenAPI 3.1 description of this API")

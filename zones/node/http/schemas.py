@@ -38,8 +38,16 @@ class ResponseModel(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
+class WorkerHealth(ResponseModel):
+    """Which worker process answered, and whether it is the one following the children."""
+
+    pid: int
+    follows_children: bool
+
+
 class Health(ResponseModel):
     status: str
+    worker: WorkerHealth
 
 
 class Problem(ResponseModel):

@@ -3,8 +3,8 @@
 A read that enters at the root and goes four zones down would otherwise pay
 each zone's database for the same two facts (which child leads to this
 instance, and how to reach that child). Mappings are remembered when written
-or first read and forgotten when removed; a stale one (another worker removed
-it) costs one 404 from the child, after which it is forgotten. Children are
+or first read and forgotten when written again or removed, by this worker or
+(told by the commit feed) another. Children are
 read again after every commit of this process that wrote one (a poll round,
 a zone added, changed or removed), and at most every `children_ttl` seconds
 for what other workers wrote; each child's aggregate is parsed once per
@@ -26,9 +26,11 @@ from typing import Any
 from sqlalchemy import select
 
 from zones.capabilities.aggregate import Aggregate, FreeSummary, aggregate_from_json, free_from_json
-from zones.node.commits import watch_commits
+from zones.node.commits import Keys, watch_commits, watch_keys
 from zones.node.database import Sessions
+from zones.node.workers.claims import Claims
 from zones.router.children.models import ChildZone
+from zones.router.instances.models import InstanceMapping
 
 
 @dataclass(frozen=True)
@@ -84,8 +86,14 @@ def summary_of(raw: str) -> tuple[ChildAggregate, BuiltAs] | None:
 
 
 class RoutingCache:
-    def __init__(self, sessions: Sessions, children_ttl: float = 1.0, capacity: int = 200_000):
-        self._sessions = sessions
+    def __init__(
+        self,
+        sessions: Sessions,
+        claims: Claims,
+        children_ttl: float = 1.0,
+        capacity: int = 200_000,
+    ):
+        self._sessions, self._claims = sessions, claims
         self._children_ttl = children_ttl
         self._capacity = capacity
         self._children: dict[int, ChildZone] = {}
@@ -97,26 +105,17 @@ class RoutingCache:
         self._healthy: tuple[dict[int, ChildZone], list[Report]] = ({}, [])
         watch_commits(sessions, ChildZone, self.children_changed)
         self._mappings: OrderedDict[str, CachedMapping] = OrderedDict()
-        self._creating: dict[str, tuple[asyncio.Lock, int]] = {}
+        watch_keys(sessions, InstanceMapping, self.forget_written)
         self._lists: set[asyncio.Event] = set()
 
     @asynccontextmanager
     async def one_at_a_time(self, instance_id: str) -> AsyncIterator[None]:
-        """One create, move or delete per id at a time in this process: a concurrent retry
+        """One create, move or delete per id at a time in the whole zone: a concurrent retry
         waits for the first, then finds what it made, instead of placing a second copy
         elsewhere; a delete cannot slip between a move's new copy and its removal of the
-        old one. (Several worker processes over one database would need a claim row.)"""
-        lock, waiting = self._creating.get(instance_id, (asyncio.Lock(), 0))
-        self._creating[instance_id] = (lock, waiting + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, waiting = self._creating[instance_id]
-            if waiting == 1:
-                del self._creating[instance_id]
-            else:
-                self._creating[instance_id] = (lock, waiting - 1)
+        old one (zones.node.workers.claims)."""
+        async with self._claims.hold(instance_id):
+            yield
 
     @asynccontextmanager
     async def listing(self) -> AsyncIterator[None]:
@@ -157,6 +156,15 @@ class RoutingCache:
 
     def forget(self, instance_id: str) -> None:
         self._mappings.pop(instance_id, None)
+
+    def forget_written(self, instance_ids: Keys) -> None:
+        """A commit wrote these mappings (None: any): what is remembered of them may be
+        behind. (This process remembers its own writes after they commit.)"""
+        if instance_ids is None:
+            self.forget_all()
+            return
+        for instance_id in instance_ids:
+            self._mappings.pop(str(instance_id), None)
 
     def forget_all(self) -> None:
         """Drop every remembered mapping (the database's were rebuilt or restored)."""

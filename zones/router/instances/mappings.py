@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import delete
 
+from zones.node.commits import wrote
 from zones.node.database import AsyncSession, dialect_of, insert_for, run, upsert, utcnow
 from zones.router.index.answers import News
 from zones.router.index.updates import lock_client, update_child
@@ -49,6 +50,7 @@ async def record_mapping(
     }
     async with route.sessions.begin() as session:
         await lock_client(session, client)  # first: what is read below is then current
+        wrote(session, InstanceMapping, snapshot["id"])
         if not await inserted_new(session, values):
             known = await session.get(InstanceMapping, snapshot["id"])
             if state == "PENDING" and known is not None and known.state == "ACTIVE":
@@ -104,4 +106,5 @@ async def drop_mapping(session: AsyncSession, client: str, instance_id: str, chi
         .execution_options(synchronize_session=False)
     )
     if dropped.rowcount == 1:  # type: ignore[attr-defined]
+        wrote(session, InstanceMapping, instance_id)
         await update_child(session, client, child_id, -1)
