@@ -87,6 +87,11 @@ def test_admin_password_may_come_from_the_environment(tmp_path: Path) -> None:
         ),
         ('[zone]\nname = "z"\n[router]\nchild_timeout = "soon"\n', "router.child_timeout"),
         ('[zone]\nname = "z"\n[routr]\nchild_timeout = 1\n', "routr"),
+        ('[zone]\nname = "z"\nworkers = 0\n', "zone.workers"),
+        ('[zone]\nname = "z"\nworkers = -2\n', "zone.workers"),
+        ('[zone]\nname = "z"\nworkers = "2"\n', "zone.workers"),
+        ('[zone]\nname = "z"\nworkers = 1.5\n', "zone.workers"),
+        ('[zone]\nname = "z"\nworkers = 2\n', "zone.workers"),  # on SQLite
     ],
 )
 def test_a_bad_key_is_named(tmp_path: Path, text: str, named: str) -> None:
@@ -106,7 +111,7 @@ def test_a_missing_file_is_refused(tmp_path: Path) -> None:
         load_settings(tmp_path / "absent.toml", environ={})
 
 
-async def run_serve(config: Path) -> tuple[int, str]:
+async def run_serve(config: Path, *options: str) -> tuple[int, str]:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -114,6 +119,7 @@ async def run_serve(config: Path) -> tuple[int, str]:
         "serve",
         "--config",
         str(config),
+        *options,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         env={"PATH": "/usr/bin:/bin"},
@@ -158,4 +164,18 @@ async def test_serve_with_an_unreachable_database_exits_1_saying_so(tmp_path: Pa
     code, stderr = await run_serve(write(tmp_path, text))
     assert code == 1
     assert "cannot start" in stderr and "cannot listen" not in stderr
+    assert "Traceback" not in stderr
+
+
+@pytest.mark.parametrize(
+    ("workers", "said"),
+    [("2", "2 workers need a PostgreSQL database"), ("0", "greater than or equal to 1")],
+)
+async def test_serve_with_workers_it_cannot_have_exits_2_saying_why(
+    tmp_path: Path, workers: str, said: str
+) -> None:
+    config = write(tmp_path, '[zone]\nname = "z"\nlisten = "127.0.0.1:0"\n')
+    code, stderr = await run_serve(config, "--workers", workers)
+    assert code == 2
+    assert "zone.workers:" in stderr and said in stderr
     assert "Traceback" not in stderr
