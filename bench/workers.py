@@ -4,9 +4,10 @@
 
 Each run starts one zone as `zones serve` (its own process group; over
 PostgreSQL a database of its own, made for the run and dropped after), with
-one host of ample room, and times creates at it (the zone holds them: one
+32 hosts of ample room, and times creates at it (the zone holds them: one
 hop): the latency at one in flight (p50 of 100), then creates per second with
-`--in-flight` at once over as many connections, `--creates` in all. Printed:
+`--in-flight` at once over as many connections, each for a client of
+its own, `--creates` in all. Printed:
 each figure, the throughput ratio of N workers to 1 over PostgreSQL, and the
 latency ratio of PostgreSQL to SQLite at one worker. Needs the PostgreSQL
 server of ZONES_TEST_POSTGRES_URL (default postgresql+asyncpg://postgres@127.0.0.1:5432/test).
@@ -29,6 +30,9 @@ import aiohttp
 import asyncpg
 
 PASSWORD = "bench-password-1"
+# Creates spread over this many hosts: one host would make every create wait for the row
+# lock of its allocation, held until the create's transaction commits.
+HOSTS = 32
 SERVER = os.environ.get(
     "ZONES_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
@@ -78,13 +82,26 @@ async def measure(url: str, creates: int, in_flight: int, label: str) -> Figures
         host = {
             "host": {"capabilities": {"os": "linux"}, "inventory": {"ram_mb": 1e12}, "ttl": 3600}
         }
-        async with http.put(f"{url}/hosts/h1", json=host, headers=headers) as r:
-            assert r.status == 200, await r.text()
+        for number in range(HOSTS):
+            async with http.put(f"{url}/hosts/h{number}", json=host, headers=headers) as r:
+                assert r.status == 200, await r.text()
 
-        async def create() -> float:
+        # One client per worker task: a client's creates take its index row's lock in turn
+        # (the index stays exact), so one client's creates do not run side by side.
+        tokens = [token]
+        for number in range(1, in_flight):
+            user = {"name": f"u{number}", "password": PASSWORD, "client": f"c{number}"}
+            async with http.post(f"{url}/users", json={"user": user}, headers=headers) as r:
+                assert r.status == 201, await r.text()
+            login = {"username": f"u{number}", "password": PASSWORD}
+            async with http.post(f"{url}/auth/tokens", json=login) as r:
+                tokens.append((await r.json())["token"])
+
+        async def create(token: str = token) -> float:
             body = {"instance": {"name": "b", "resources": {"ram_mb": 1}}}
             started = time.perf_counter()
-            async with http.post(f"{url}/instances", json=body, headers=headers) as r:
+            as_client = {"Authorization": f"Bearer {token}"}
+            async with http.post(f"{url}/instances", json=body, headers=as_client) as r:
                 assert r.status == 201, await r.text()
                 await r.read()
             return time.perf_counter() - started
@@ -94,14 +111,14 @@ async def measure(url: str, creates: int, in_flight: int, label: str) -> Figures
         p50 = statistics.median([await create() for _ in range(100)]) * 1000
         remaining = creates
 
-        async def worker() -> None:
+        async def worker(token: str) -> None:
             nonlocal remaining
             while remaining > 0:
                 remaining -= 1
-                await create()
+                await create(token)
 
         started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(in_flight)))
+        await asyncio.gather(*(worker(token) for token in tokens))
         per_second = creates / (time.perf_counter() - started)
     return Figures(label, p50, per_second)
 

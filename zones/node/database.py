@@ -42,7 +42,9 @@ def create_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
         return engine
-    return create_async_engine(url, pool_pre_ping=True)
+    # Connections kept open for the requests in flight (a PostgreSQL connection is a process,
+    # costly to make per request); past 16 at once, more are made and closed again.
+    return create_async_engine(url, pool_pre_ping=True, pool_size=16, max_overflow=16)
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:

@@ -28,16 +28,17 @@ _CLAIM = text(f"SELECT pg_advisory_xact_lock({CLAIM_SPACE}, hashtext(:key))")
 class Claims:
     """`async with claims.hold(instance_id):` one holder of the id at a time, zone-wide."""
 
-    def __init__(self, database_url: str | None, concurrent: int = 64, wait: float = 60.0) -> None:
+    def __init__(self, database_url: str | None, concurrent: int = 32, wait: float = 60.0) -> None:
         """`database_url` of PostgreSQL, or None for one process (the in-process lock alone);
         at most `concurrent` ids claimed at once per process, a claim waiting at most `wait`
         seconds for a connection."""
         self._engine: AsyncEngine | None = None
         if database_url is not None:
+            # Kept open, not made and closed per claim: a PostgreSQL connection is a process.
             self._engine = create_async_engine(
                 database_url,
-                pool_size=8,
-                max_overflow=concurrent - 8,
+                pool_size=concurrent,
+                max_overflow=0,
                 pool_timeout=wait,
                 pool_pre_ping=True,
             )

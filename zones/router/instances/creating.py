@@ -48,6 +48,8 @@ from zones.router.instances.views import local_view, through
 
 
 async def create(route: Route, new: NewInstance, forwarded: bool) -> dict[str, Any]:
+    if new.fresh:  # an id made for this request: no other request can know it yet
+        return await create_once(route, new, forwarded)
     async with route.cache.one_at_a_time(new.id):
         return await create_once(route, new, forwarded)
 
