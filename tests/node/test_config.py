@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import POSTGRES_ENV
 from zones.errors import ConfigError
 from zones.node.config import load_settings
 
@@ -155,15 +158,35 @@ async def test_serve_on_a_taken_port_exits_1(tmp_path: Path) -> None:
     assert "Traceback" not in stderr
 
 
-async def test_serve_with_an_unreachable_database_exits_1_saying_so(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", ["1", "2"])
+async def test_serve_with_an_unreachable_database_exits_1_saying_so(
+    tmp_path: Path, workers: str
+) -> None:
     text = (
         '[zone]\nname = "z"\nlisten = "127.0.0.1:0"\n'
         'database = "postgresql+asyncpg://postgres@127.0.0.1:1/nowhere"\n'
         '[auth]\nadmin_password = "x"\n'
     )
-    code, stderr = await run_serve(write(tmp_path, text))
+    code, stderr = await run_serve(write(tmp_path, text), "--workers", workers)
     assert code == 1
     assert "cannot start" in stderr and "cannot listen" not in stderr
+    assert "Traceback" not in stderr
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+async def test_serve_over_a_postgresql_database_that_does_not_exist_exits_1_saying_so(
+    tmp_path: Path, workers: str
+) -> None:
+    server = os.environ.get(POSTGRES_ENV)
+    if not server:
+        pytest.skip(f"needs a PostgreSQL server: set {POSTGRES_ENV}")
+    missing = server.rsplit("/", 1)[0] + f"/zones_missing_{uuid.uuid4().hex[:8]}"
+    text = f'[zone]\nname = "z"\nlisten = "127.0.0.1:0"\ndatabase = "{missing}"\n'
+    code, stderr = await run_serve(
+        write(tmp_path, text + '[auth]\nadmin_password = "x"\n'), "--workers", workers
+    )
+    assert code == 1
+    assert "cannot start: the database refused" in stderr and "does not exist" in stderr
     assert "Traceback" not in stderr
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
+from sqlalchemy.exc import DBAPIError
 
 from zones.errors import ConfigError
 from zones.node.app import create_app
@@ -98,8 +99,11 @@ def serve_command(
     except CannotListen as exc:
         print(f"zones: cannot listen: {exc}", file=sys.stderr)
         return 1
-    except OSError as exc:  # the database refused, most often
+    except OSError as exc:  # the database cannot be reached, most often
         print(f"zones: cannot start: {exc}", file=sys.stderr)
+        return 1
+    except DBAPIError as exc:  # the database answered, and refused (no such database...)
+        print(f"zones: cannot start: the database refused: {exc.orig}", file=sys.stderr)
         return 1
     return 0
 
