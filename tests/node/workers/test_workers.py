@@ -33,6 +33,9 @@ pytestmark = pytest.mark.skipif(
     reason=f"workers need PostgreSQL: set {POSTGRES_ENV} (set by .ci/run when a server answers)",
 )
 
+GPU_WORK = {
+    "instance": {"name": "trained", "requirements": {"site": "leaf", "gpu": True}, "resources": {}}
+}
 MID_HOST = {"capabilities": {"site": "mid"}, "inventory": {"ram_mb": 1000}, "ttl": 600}
 
 
@@ -190,6 +193,12 @@ async def lookup(admin: Api) -> int:
     return (await admin.call("GET", "/auth/lookup?client=admin")).status
 
 
+async def gpu_work_lands(admin: Api) -> bool:
+    """Whether a create that needs a gpu at the leaf is placed (ACTIVE), through `admin`."""
+    made = await admin.call("POST", "/instances", json_body=GPU_WORK)
+    return bool(made.body["instance"]["status"] == "ACTIVE")
+
+
 def create(name: str, site: str, ram: float = 1, **fields: Any) -> dict[str, Any]:
     body = {"name": name, "requirements": {"site": site}, "resources": {"ram_mb": ram}}
     return {"instance": {**body, **fields}}
@@ -269,19 +278,12 @@ async def test_what_the_following_worker_learns_of_a_child_the_other_places_with
     workers, leaves = tree
     await eventually(lambda: placed_at_leaf(next(iter(workers.admins.values()))), timeout=10)
     other = workers.other_than(await workers.leader())
-    gpu = create("trained", "leaf")
-    gpu["instance"]["requirements"]["gpu"] = True
-    refused = await other.call("POST", "/instances", json_body=gpu)
+    refused = await other.call("POST", "/instances", json_body=GPU_WORK)
     assert refused.body["instance"]["status"] == "ERROR"  # no gpu below mid yet
     await leaves.heartbeat(
         "leaf", "g1", capabilities={"site": "leaf", "gpu": True}, inventory={"ram_mb": 100}
     )
-
-    async def placed_by_the_other() -> bool:
-        made = await other.call("POST", "/instances", json_body=gpu)
-        return made.body["instance"]["status"] == "ACTIVE"
-
-    await eventually(placed_by_the_other, timeout=1.0, interval=0.02)
+    await eventually(lambda: gpu_work_lands(other), timeout=1.0, interval=0.02)
 
 
 async def test_a_worker_killed_during_a_burst_loses_no_create_and_another_follows(
@@ -320,11 +322,4 @@ async def test_a_worker_killed_during_a_burst_loses_no_create_and_another_follow
     await leaves.heartbeat(
         "leaf", "g2", capabilities={"site": "leaf", "gpu": True}, inventory={"ram_mb": 100}
     )
-    gpu = create("after", "leaf")
-    gpu["instance"]["requirements"]["gpu"] = True
-
-    async def placed_after() -> bool:
-        made = await survivor.call("POST", "/instances", json_body=gpu)
-        return made.body["instance"]["status"] == "ACTIVE"
-
-    await eventually(placed_after, timeout=5.0, interval=0.05)
+    await eventually(lambda: gpu_work_lands(survivor), timeout=5.0, interval=0.05)
