@@ -163,6 +163,16 @@ def bind(settings: Settings, reuse_port: bool = False) -> tuple[socket.socket, S
     return sock, settings if settings.listen_port == port else settings.with_listen_port(port)
 
 
+async def stop_when_orphaned(stop: asyncio.Event, every: float = 1.0) -> None:
+    """A worker whose supervisor died (SIGKILL leaves it no time to stop its workers) stops
+    too, rather than serve on unsupervised."""
+    supervisor = os.getppid()
+    while os.getppid() == supervisor:
+        await asyncio.sleep(every)
+    log.warning("the supervisor of this worker is gone; stopping")
+    stop.set()
+
+
 async def serve(settings: Settings, worker: Worker | None = None) -> None:
     if worker is None:
         sock, settings = bind(settings)
@@ -173,6 +183,8 @@ async def serve(settings: Settings, worker: Worker | None = None) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    if worker is not None:
+        loop.create_task(stop_when_orphaned(stop), name="supervisor watch")
     try:
         await runner.setup()
         await web.SockSite(runner, sock).start()
