@@ -8,13 +8,17 @@ import os
 import signal
 import socket
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import asyncpg
 import pytest
 
+from tests.conftest import POSTGRES_ENV
 from tests.harness import Api, free_ports
+from zones.node.workers.dsn import plain_dsn
 
 
 def listening(port: int) -> bool:
@@ -174,6 +178,12 @@ REFUSED = {
     "bad name": ('[[zone]]\nname = "Bad_Name"\n', "'Bad_Name'"),
     "malformed TOML": ('[[zone]\nname = "a"\n', "line 3"),
     "unknown key": ('[[zone]]\nname = "a"\ncolour = "red"\n', "'colour'"),
+    "workers on SQLite": ('[[zone]]\nname = "a"\nworkers = 2\n', "needs a PostgreSQL database"),
+    "workers zero": ('[[zone]]\nname = "a"\nworkers = 0\n', "workers must be a whole number"),
+    "server not a server": (
+        '[defaults]\ndatabase = "postgresql+asyncpg://u@h:5432/db"\n[[zone]]\nname = "a"\n',
+        "defaults.database: must be a PostgreSQL server ending in /",
+    ),
 }
 
 
@@ -183,6 +193,7 @@ async def test_a_bad_topology_is_refused_before_anything_starts(
 ) -> None:
     port = free_ports(1)[0]
     topology = tmp_path / "bad.toml"
+    text = text.replace("[defaults]\n", "")  # the key joins the [defaults] written here
     topology.write_text(f"[defaults]\nbase_port = {port}\n{text}")
     code, out, err = await zones_command("up", str(topology), "--state-dir", str(tmp_path / "s"))
     assert code == 2
@@ -265,3 +276,79 @@ async def test_in_the_foreground_ctrl_c_stops_every_zone(tmp_path: Path) -> None
             process.kill()
             await process.wait()
             await zones_command("down", "--state-dir", str(state))
+
+
+async def test_up_on_postgresql_gives_each_zone_its_database_and_runs_workers(
+    tmp_path: Path, http: aiohttp.ClientSession
+) -> None:
+    server = os.environ.get(POSTGRES_ENV)
+    if not server:
+        pytest.skip(f"needs a PostgreSQL server: set {POSTGRES_ENV}")
+    suffix = uuid.uuid4().hex[:8]
+    names = [f"pg-top-{suffix}", f"pg-dc-{suffix}"]
+    top, dc = free_ports(2)
+    topology = tmp_path / "pg.toml"
+    topology.write_text(
+        f"""
+[defaults]
+poll_interval = 0.5
+admin_password = "topology-pw"
+database = "{server.rsplit("/", 1)[0]}/"
+
+[[zone]]
+name = "{names[0]}"
+port = {top}
+children = ["{names[1]}"]
+
+[[zone]]
+name = "{names[1]}"
+port = {dc}
+workers = 2
+  [[zone.hosts]]
+  count = 2
+  inventory = {{ ram_mb = 1024 }}
+"""
+    )
+    state = tmp_path / "state"
+    try:
+        code, out, err = await zones_command(
+            "up", str(topology), "--state-dir", str(state), "--detach"
+        )
+        assert code == 0, err
+        admin = await Api(http, f"http://127.0.0.1:{top}").as_user("admin", "topology-pw")
+        (child,) = (await admin.call("GET", "/zones")).body["zones"]
+        assert (child["name"], child["state"]) == (names[1], "online")
+        made = await admin.call("POST", "/instances", json_body={"instance": {"name": "w"}})
+        assert (made.status, made.body["instance"]["status"]) == (201, "ACTIVE"), made
+        pids = set()
+        for _ in range(40):  # new connections: the kernel spreads them over the workers
+            async with aiohttp.ClientSession() as fresh:
+                async with fresh.get(f"http://127.0.0.1:{dc}/healthz") as answer:
+                    pids.add((await answer.json())["worker"]["pid"])
+        assert len(pids) == 2
+        assert sorted(await databases_named(server, names)) == sorted(names)
+    finally:
+        await zones_command("down", "--state-dir", str(state))
+        await drop_databases(server, names)
+    assert not listening(top) and not listening(dc)
+    assert not any(alive(pid) for pid in pids)  # the workers stopped with their supervisor
+
+
+async def databases_named(server: str, names: list[str]) -> list[str]:
+    connection = await asyncpg.connect(plain_dsn(server))
+    try:
+        rows = await connection.fetch(
+            "SELECT datname FROM pg_database WHERE datname = ANY($1::text[])", names
+        )
+        return [row["datname"] for row in rows]
+    finally:
+        await connection.close()
+
+
+async def drop_databases(server: str, names: list[str]) -> None:
+    connection = await asyncpg.connect(plain_dsn(server))
+    try:
+        for name in names:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()

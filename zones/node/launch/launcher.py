@@ -26,6 +26,7 @@ from typing import Any
 import aiohttp
 
 from zones.node.launch import deploy
+from zones.node.launch.databases import DatabaseError, create_missing_databases
 from zones.node.launch.topology import Topology, TopologyError, ZoneSpec, load_topology
 
 START_TIMEOUT = 60.0
@@ -71,6 +72,8 @@ def write_node_config(state_dir: Path, topology: Topology, zone: ZoneSpec, passw
         f"name = {json.dumps(zone.name)}",
         f'listen = "{zone.host}:{zone.port}"',
         f"url = {json.dumps(zone.url)}",
+        f"workers = {zone.workers}",
+        *([] if zone.database is None else [f"database = {json.dumps(zone.database)}"]),
         "capabilities = { "
         + ", ".join(f"{key} = {json.dumps(value)}" for key, value in zone.capabilities.items())
         + " }",
@@ -268,6 +271,7 @@ def up(topology_path: Path, state_dir: Path, detach: bool) -> int:
     processes: dict[str, subprocess.Popen[bytes]] = {}
     agent: subprocess.Popen[bytes] | None = None
     try:
+        asyncio.run(create_missing_databases(topology))
         for zone in topology.zones.values():
             config = write_node_config(state_dir, topology, zone, password)
             processes[zone.name] = spawn(
@@ -282,7 +286,7 @@ def up(topology_path: Path, state_dir: Path, detach: bool) -> int:
             agent = spawn(["host-agent", "--spec", str(spec)], state_dir / "host-agent.log")
         write_topology_json(state_dir, topology, password, pids, agent.pid if agent else None)
         rows = asyncio.run(_deploy(topology, secrets, password, accounts_only=False))
-    except (deploy.DeployError, OSError) as exc:
+    except (deploy.DeployError, DatabaseError, OSError) as exc:
         print(f"zones: {exc}", file=sys.stderr)
         stopped = [process.pid for process in processes.values()] + ([agent.pid] if agent else [])
         stop_processes(stopped)

@@ -2,7 +2,9 @@
 
     [defaults]
     host = "127.0.0.1"; base_port = 8100; poll_interval = 2.0; admin_password = "..."
-    [[zone]]  name, children, capabilities, port, [[zone.hosts]] (count | names, ...)
+    database = "postgresql+asyncpg://user@host:5432/"  # each zone: a database of its name
+    [[zone]]  name, children, capabilities, port, database, workers,
+              [[zone.hosts]] (count | names, ...)
     [[user]]  name, password, client, roles
 
 A zone listed under no parent is a root; one listed under two parents is
@@ -45,6 +47,8 @@ class ZoneSpec:
     children: tuple[str, ...]
     capabilities: dict[str, CapabilityValue]
     hosts: tuple[SimulatedHost, ...]
+    database: str | None = None  # None: SQLite beside the zone's config
+    workers: int = 1
 
     @property
     def url(self) -> str:
@@ -106,7 +110,14 @@ def load_topology(path: Path) -> Topology:
 def parse_topology(raw: dict[str, Any]) -> Topology:
     _only_keys("the file", raw, {"defaults", "zone", "user"})
     defaults = _table("defaults", raw.get("defaults", {}))
-    _only_keys("[defaults]", defaults, {"host", "base_port", "poll_interval", "admin_password"})
+    _only_keys(
+        "[defaults]",
+        defaults,
+        {"host", "base_port", "poll_interval", "admin_password", "database"},
+    )
+    database = defaults.get("database")
+    if database is not None:
+        database = _postgresql_server("defaults.database", database)
     host = _text("defaults.host", defaults.get("host", "127.0.0.1"))
     base_port = _port("defaults.base_port", defaults.get("base_port", 8100))
     poll_interval = _number("defaults.poll_interval", defaults.get("poll_interval", 2.0))
@@ -120,7 +131,7 @@ def parse_topology(raw: dict[str, Any]) -> Topology:
         raise TopologyError("define at least one [[zone]]")
     zones: dict[str, ZoneSpec] = {}
     for index, entry in enumerate(entries):
-        spec = _zone(index, _table(f"zone #{index + 1}", entry), host, base_port)
+        spec = _zone(index, _table(f"zone #{index + 1}", entry), host, base_port, database)
         if spec.name in zones:
             raise TopologyError(f"zone {spec.name!r} is defined twice")
         zones[spec.name] = spec
@@ -136,8 +147,11 @@ def parse_topology(raw: dict[str, Any]) -> Topology:
     return topology
 
 
-def _zone(index: int, entry: dict[str, Any], host: str, base_port: int) -> ZoneSpec:
-    _only_keys(f"zone #{index + 1}", entry, {"name", "children", "capabilities", "hosts", "port"})
+def _zone(
+    index: int, entry: dict[str, Any], host: str, base_port: int, server: str | None
+) -> ZoneSpec:
+    allowed = {"name", "children", "capabilities", "hosts", "port", "database", "workers"}
+    _only_keys(f"zone #{index + 1}", entry, allowed)
     name = entry.get("name")
     if not isinstance(name, str) or not re.fullmatch(ZONE_NAME_PATTERN, name):
         raise TopologyError(
@@ -160,7 +174,32 @@ def _zone(index: int, entry: dict[str, Any], host: str, base_port: int) -> ZoneS
     names = [host_.name for host_ in hosts]
     if len(set(names)) != len(names):
         raise TopologyError(f"{where}: two simulated hosts share a name")
-    return ZoneSpec(name, host, port, children, capabilities, hosts)
+    database = entry.get("database")
+    if database is not None:
+        database = _text(f"{where}: database", database)
+        if not database.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
+            raise TopologyError(
+                f"{where}: database must start with postgresql+asyncpg:// or sqlite+aiosqlite://"
+            )
+    elif server is not None:
+        database = server + name  # the zone's own database on the server of [defaults]
+    workers = entry.get("workers", 1)
+    if not isinstance(workers, int) or isinstance(workers, bool) or not 1 <= workers <= 64:
+        raise TopologyError(f"{where}: workers must be a whole number from 1 to 64")
+    if workers > 1 and not (database or "").startswith("postgresql+"):
+        raise TopologyError(f"{where}: workers = {workers} needs a PostgreSQL database")
+    return ZoneSpec(name, host, port, children, capabilities, hosts, database, workers)
+
+
+def _postgresql_server(where: str, value: Any) -> str:
+    """`postgresql+asyncpg://user@host:5432/`: a server, each zone's database named after it."""
+    text = _text(where, value)
+    if not text.startswith("postgresql+asyncpg://") or not text.endswith("/"):
+        raise TopologyError(
+            f"{where}: must be a PostgreSQL server ending in /, for example"
+            ' "postgresql+asyncpg://user@127.0.0.1:5432/" (each zone gets a database of its name)'
+        )
+    return text
 
 
 def _hosts(where: str, zone: str, group: Any) -> list[SimulatedHost]:
