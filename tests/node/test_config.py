@@ -95,6 +95,9 @@ def test_admin_password_may_come_from_the_environment(tmp_path: Path) -> None:
         ('[zone]\nname = "z"\nworkers = "2"\n', "zone.workers"),
         ('[zone]\nname = "z"\nworkers = 1.5\n', "zone.workers"),
         ('[zone]\nname = "z"\nworkers = 2\n', "zone.workers"),  # on SQLite
+        ('[zone]\nname = "z"\ndatabase_connections = 0\n', "zone.database_connections"),
+        ('[zone]\nname = "z"\ndatabase_connections = "8"\n', "zone.database_connections"),
+        ('[zone]\nname = "z"\ndatabase_connections = 1001\n', "zone.database_connections"),
     ],
 )
 def test_a_bad_key_is_named(tmp_path: Path, text: str, named: str) -> None:

@@ -44,6 +44,7 @@ from zones.node.http.problems import problem_middleware
 from zones.node.http.request_ids import request_id_middleware
 from zones.node.identity import ensure_zone_uuid
 from zones.node.workers.claims import Claims
+from zones.node.workers.connections import ConnectionBudget, warn_if_the_server_lacks_connections
 from zones.node.workers.feed import CommitFeed
 from zones.node.workers.leader import Leadership
 from zones.router.children.appkeys import CHILD_CLIENT, CHILD_TOKENS, FORWARDER
@@ -105,11 +106,12 @@ async def prepare(settings: Settings) -> None:
     one worker issued verifies at another), the schema, the zone's uuid and first admin."""
     load_signing_key(settings.secrets_dir)
     load_secret_box(settings.secrets_dir)
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, connections=1)
     try:
         await set_up_database(settings, create_sessions(engine))
     finally:
         await engine.dispose()
+    await warn_if_the_server_lacks_connections(settings)
 
 
 async def set_up_database(settings: Settings, sessions: Sessions) -> str:
@@ -128,10 +130,12 @@ async def set_up_database(settings: Settings, sessions: Sessions) -> str:
 
 async def database_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, ConnectionBudget.of(settings).statements)
     try:
         sessions = create_sessions(engine)
         app[ZONE_UUID] = await set_up_database(settings, sessions)
+        if settings.on_postgresql and settings.zone.workers == 1:  # else prepare() said it
+            await warn_if_the_server_lacks_connections(settings)
         app[SESSIONS] = sessions
         app[HOST_BOARD] = HostBoard(
             refresh=settings.router.reread_interval,
@@ -147,7 +151,7 @@ async def workers_context(app: web.Application) -> AsyncIterator[None]:
     id, and the commit feed that tells each worker's copies what the others wrote."""
     settings = app[SETTINGS]
     postgresql = settings.database_url if settings.on_postgresql else None
-    app[CLAIMS] = Claims(postgresql)
+    app[CLAIMS] = Claims(postgresql, concurrent=ConnectionBudget.of(settings).claims)
     listening = None
     if postgresql is not None:
         feed = CommitFeed(app[SESSIONS], postgresql)

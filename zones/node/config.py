@@ -57,6 +57,9 @@ class ZoneSettings(_Section):
     # Worker processes serving the zone behind its one address (zones.node.supervisor); more
     # than one needs PostgreSQL. `zones serve --workers N` overrides it.
     workers: int = Field(default=1, ge=1, le=64, strict=True)
+    # On PostgreSQL: the connections each worker keeps open for its statements; requests
+    # beyond them wait their turn (zones.node.workers.connections).
+    database_connections: int = Field(default=10, ge=1, le=1000, strict=True)
 
     @field_validator("listen")
     @classmethod

@@ -37,14 +37,18 @@ class Base(DeclarativeBase):
     """The declarative base of every table a zone keeps."""
 
 
-def create_engine(url: str) -> AsyncEngine:
+def create_engine(url: str, connections: int = 10, wait: float = 30.0) -> AsyncEngine:
+    """An engine for `url`; on PostgreSQL, at most `connections` kept open, a statement
+    waiting at most `wait` seconds for one of them."""
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
         return engine
-    # Connections kept open for the requests in flight (a PostgreSQL connection is a process,
-    # costly to make per request); past 16 at once, more are made and closed again.
-    return create_async_engine(url, pool_pre_ping=True, pool_size=16, max_overflow=16)
+    # Kept open, not made per request (a PostgreSQL connection is a server process), and
+    # bounded: more requests than connections wait their turn rather than open more.
+    return create_async_engine(
+        url, pool_pre_ping=True, pool_size=connections, max_overflow=0, pool_timeout=wait
+    )
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:

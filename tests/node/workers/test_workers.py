@@ -14,7 +14,7 @@ import asyncio
 import os
 import signal
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,6 +74,18 @@ class Workers:
     def other_than(self, pid: int) -> Api:
         return next(admin for other, admin in self.admins.items() if other != pid)
 
+    async def eventually(
+        self, check: Callable[[], Awaitable[bool]], timeout: float, interval: float = 0.05
+    ) -> None:
+        """`eventually` that, when the condition is not met, shows what the zone logged."""
+        try:
+            await eventually(check, timeout=timeout, interval=interval)
+        except AssertionError as exc:
+            logged = self.process.stderr_path.read_text(errors="replace").splitlines()
+            raise AssertionError(
+                f"{exc}; mid logged, last lines:\n" + "\n".join(logged[-40:])
+            ) from exc
+
     async def close(self) -> None:
         for session in self.sessions:
             await session.close()
@@ -125,7 +137,8 @@ async def tree(
                 f'admin_password = "{ADMIN_PASSWORD}"',
                 "[poll]",
                 "interval = 30",
-                "timeout = 1",
+                # Room for a loaded machine: a watch that fails waits out the interval.
+                "timeout = 5",
                 "watch = true",
                 "[router]",
                 "reread_interval = 3600",
@@ -212,7 +225,7 @@ async def placed_at_leaf(admin: Api) -> bool:
         return False
     deleted = await admin.call("DELETE", f"/instances/{made.body['instance']['id']}")
     assert deleted.status == 204, deleted
-    return made.body["instance"]["status"] == "ACTIVE"
+    return bool(made.body["instance"]["status"] == "ACTIVE")
 
 
 async def test_a_token_issued_by_one_worker_verifies_at_the_other(
@@ -230,7 +243,9 @@ async def test_concurrent_creates_of_one_id_over_both_workers_make_one_instance(
     tree: tuple[Workers, Tree],
 ) -> None:
     workers, _ = tree
-    await eventually(lambda: placed_at_leaf(next(iter(workers.admins.values()))), timeout=10)
+    await workers.eventually(
+        lambda: placed_at_leaf(next(iter(workers.admins.values()))), timeout=10
+    )
     body = create("same", "mid", ram=100, id=str(uuid.uuid4()))
     # Ten clients on connections of their own to each worker's port, all at once.
     answers = await on_own_connections(workers, [("POST", "/instances", body)] * 20)
@@ -259,7 +274,7 @@ async def test_a_delete_through_one_worker_is_a_404_through_the_other_within_a_s
 ) -> None:
     workers, _ = tree
     first, second = workers.admins.values()
-    await eventually(lambda: placed_at_leaf(first), timeout=10)
+    await workers.eventually(lambda: placed_at_leaf(first), timeout=10)
     made = await first.call("POST", "/instances", json_body=create("gone", "leaf"))
     path = f"/instances/{made.body['instance']['id']}"
     assert (await second.call("GET", path)).status == 200  # the second worker knows its way
@@ -269,28 +284,32 @@ async def test_a_delete_through_one_worker_is_a_404_through_the_other_within_a_s
     async def gone_at_the_second() -> bool:
         return (await second.call("GET", path)).status == 404 and await lookup(second) == 404
 
-    await eventually(gone_at_the_second, timeout=1.0, interval=0.01)
+    await workers.eventually(gone_at_the_second, timeout=1.0, interval=0.01)
 
 
 async def test_what_the_following_worker_learns_of_a_child_the_other_places_with_in_a_second(
     tree: tuple[Workers, Tree],
 ) -> None:
     workers, leaves = tree
-    await eventually(lambda: placed_at_leaf(next(iter(workers.admins.values()))), timeout=10)
+    await workers.eventually(
+        lambda: placed_at_leaf(next(iter(workers.admins.values()))), timeout=10
+    )
     other = workers.other_than(await workers.leader())
     refused = await other.call("POST", "/instances", json_body=GPU_WORK)
     assert refused.body["instance"]["status"] == "ERROR"  # no gpu below mid yet
     await leaves.heartbeat(
         "leaf", "g1", capabilities={"site": "leaf", "gpu": True}, inventory={"ram_mb": 100}
     )
-    await eventually(lambda: gpu_work_lands(other), timeout=1.0, interval=0.02)
+    await workers.eventually(lambda: gpu_work_lands(other), timeout=1.0, interval=0.02)
 
 
 async def test_a_worker_killed_during_a_burst_loses_no_create_and_another_follows(
     tree: tuple[Workers, Tree],
 ) -> None:
     workers, leaves = tree
-    await eventually(lambda: placed_at_leaf(next(iter(workers.admins.values()))), timeout=10)
+    await workers.eventually(
+        lambda: placed_at_leaf(next(iter(workers.admins.values()))), timeout=10
+    )
     leader = await workers.leader()
     survivor = workers.other_than(leader)
     ids = [str(uuid.uuid4()) for _ in range(60)]
@@ -306,7 +325,7 @@ async def test_a_worker_killed_during_a_burst_loses_no_create_and_another_follow
     async def under_way() -> bool:
         return sum(call.done() for call in burst) >= 5
 
-    await eventually(under_way, timeout=10.0, interval=0.005)
+    await workers.eventually(under_way, timeout=10.0, interval=0.005)
     os.kill(leader, signal.SIGKILL)
     answers = [answer for call in burst for answer in await call]
     made = [ids[n] for n, answer in enumerate(answers) if answer and answer.status == 201]
@@ -318,8 +337,8 @@ async def test_a_worker_killed_during_a_burst_loses_no_create_and_another_follow
     async def survivor_follows() -> bool:
         return bool((await health(survivor.session, workers.url))["follows_children"])
 
-    await eventually(survivor_follows, timeout=5.0)
+    await workers.eventually(survivor_follows, timeout=5.0)
     await leaves.heartbeat(
         "leaf", "g2", capabilities={"site": "leaf", "gpu": True}, inventory={"ram_mb": 100}
     )
-    await eventually(lambda: gpu_work_lands(survivor), timeout=5.0, interval=0.05)
+    await workers.eventually(lambda: gpu_work_lands(survivor), timeout=5.0, interval=0.05)
