@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from zones.errors import ConfigError
 from zones.node.app import create_app
 from zones.node.config import Settings, load_settings
+from zones.node.launch import apply as applying
 from zones.node.launch import launcher
 from zones.node.launch.host_agent import run_agent
 from zones.node.supervisor import supervise
@@ -43,6 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("topology", type=Path, help="the topology TOML file")
     up.add_argument("--state-dir", type=Path, default=Path(".zones"))
     up.add_argument("--detach", action="store_true", help="return once converged")
+    apply = commands.add_parser(
+        "apply", help="make running zones (external ones too) match a topology file"
+    )
+    apply.add_argument("topology", type=Path, help="the topology TOML file")
+    apply.add_argument("--state-dir", type=Path, default=Path(".zones"))
+    apply.add_argument("--dry-run", action="store_true", help="print the changes, make none")
     for name, text in (("status", "show a deployment's zones"), ("down", "stop a deployment")):
         command = commands.add_parser(name, help=text)
         command.add_argument("--state-dir", type=Path, default=Path(".zones"))
@@ -65,6 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     if arguments.command == "up":
         return launcher.up(arguments.topology, arguments.state_dir, arguments.detach)
+    if arguments.command == "apply":
+        return applying.apply(arguments.topology, arguments.state_dir, arguments.dry_run)
     if arguments.command == "status":
         return launcher.status(arguments.state_dir)
     if arguments.command == "down":

@@ -180,6 +180,28 @@ REFUSED = {
     "unknown key": ('[[zone]]\nname = "a"\ncolour = "red"\n', "'colour'"),
     "workers on SQLite": ('[[zone]]\nname = "a"\nworkers = 2\n', "needs a PostgreSQL database"),
     "workers zero": ('[[zone]]\nname = "a"\nworkers = 0\n', "workers must be a whole number"),
+    "external without url": (
+        '[[zone]]\nname = "a"\nexternal = true\nadmin_password = "pw"\n',
+        "zone 'a': an external zone needs its url",
+    ),
+    "url without external": (
+        '[[zone]]\nname = "a"\nurl = "http://127.0.0.1:9"\n',
+        "'url' is for a zone that runs elsewhere: set external = true",
+    ),
+    "external with a port": (
+        '[[zone]]\nname = "a"\nexternal = true\nurl = "http://127.0.0.1:9"\nport = 9\n',
+        "'port' does not apply to an external zone",
+    ),
+    "external without a password": (
+        '[[zone]]\nname = "a"\nchildren = ["b"]\n'
+        '[[zone]]\nname = "b"\nexternal = true\nurl = "http://127.0.0.1:9"\n',
+        "zone 'b': an external zone needs admin_password",
+    ),
+    "link weight not a number": (
+        '[[zone]]\nname = "a"\nchildren = [{ name = "b", weight_offset = "high" }]\n'
+        '[[zone]]\nname = "b"\n',
+        "zone 'a': children: weight_offset must be a number",
+    ),
     "server not a server": (
         '[defaults]\ndatabase = "postgresql+asyncpg://u@h:5432/db"\n[[zone]]\nname = "a"\n',
         "defaults.database: must be a PostgreSQL server ending in /",

@@ -1,10 +1,10 @@
-"""What `zones up` does through the public API, as an operator would with curl.
+"""The deployment's zones driven through their public API, as an operator would with curl.
 
-Every step is safe to repeat (a second `zones up` on the same state dir finds
-users and registrations already there and leaves them): service accounts in
-each child for each parent, a host account where hosts report, the
-topology's users at every root, then `POST /zones` for every parent's
-children. `converge` then watches until every root sees its whole subtree.
+`Admins` logs in to every zone of a topology as its admin (the zones `zones
+up` starts with the deployment's admin password, external zones with their
+own) and makes the calls; what to change is decided in
+zones.node.launch.reconcile. `converge` then watches until every link is
+online and every root sees every host the file simulates below it.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 
 import aiohttp
 
+from zones.node.launch.checks import TopologyError
 from zones.node.launch.topology import Topology
 
 ADMIN = "admin"
@@ -40,21 +41,26 @@ class Admins:
     tokens: dict[str, str]
 
     @classmethod
-    async def log_in(
-        cls, http: aiohttp.ClientSession, urls: dict[str, str], password: str
-    ) -> Admins:
+    async def log_in(cls, http: aiohttp.ClientSession, topology: Topology, password: str) -> Admins:
+        """Log in to every zone of `topology`: those it starts with `password`."""
+        logins = admin_logins(topology, password)
+        urls = {name: zone.url for name, zone in topology.zones.items()}
+
         async def one(name: str) -> tuple[str, str]:
-            body = await _call(
-                http,
-                "POST",
-                f"{urls[name]}/auth/tokens",
-                {"username": ADMIN, "password": password},
-                expect=(201,),
-            )
-            return name, str(body["token"])
+            username, secret = logins[name]
+            body = {"username": username, "password": secret}
+            answer = await _call(http, "POST", f"{urls[name]}/auth/tokens", body, expect=(201,))
+            return name, str(answer["token"])
 
         pairs = await asyncio.gather(*(one(name) for name in urls))
         return cls(http, urls, dict(pairs))
+
+    async def logs_in(self, zone: str, username: str, password: str) -> bool:
+        """Whether `username` logs in at `zone` with `password`."""
+        body = {"username": username, "password": password}
+        url = f"{self.urls[zone]}/auth/tokens"
+        answer = await _call(self.http, "POST", url, body, expect=(201, 401))
+        return "token" in answer
 
     async def call(
         self, zone: str, method: str, path: str, body: Any = None, expect: tuple[int, ...] = (200,)
@@ -67,6 +73,25 @@ class Admins:
     ) -> None:
         user = {"name": name, "password": password, "client": client, "roles": roles}
         await self.call(zone, "POST", "/users", {"user": user}, expect=(201, 409))
+
+
+def admin_logins(topology: Topology, password: str) -> dict[str, tuple[str, str]]:
+    """How to log in to each zone as its admin: the zones the file starts as `admin` with
+    `password`; an external zone as its `admin_username` with its `admin_password` (from its
+    entry, else [defaults])."""
+    logins = {}
+    for zone in topology.zones.values():
+        if not zone.external:
+            logins[zone.name] = (ADMIN, password)
+            continue
+        secret = zone.admin_password or topology.admin_password
+        if secret is None:
+            raise TopologyError(
+                f"zone {zone.name!r}: an external zone needs admin_password, in its entry or "
+                "in [defaults]"
+            )
+        logins[zone.name] = (zone.admin_username or topology.admin_username, secret)
+    return logins
 
 
 async def _call(
@@ -87,73 +112,50 @@ async def _call(
         raise DeployError(f"{method} {url} failed: {exc}") from exc
 
 
-async def create_accounts(admins: Admins, topology: Topology, secrets: dict[str, Any]) -> None:
-    steps = []
-    for parent, child in topology.edges():
-        password = secrets["service"][f"{parent}>{child}"]
-        steps.append(
-            admins.ensure_user(child, service_user(parent), password, "zones", ["service"])
-        )
-    for zone in topology.zones.values():
-        if zone.hosts:
-            password = secrets["host_agent"]
-            steps.append(
-                admins.ensure_user(zone.name, HOST_AGENT_USER, password, "zones", ["host"])
-            )
-    for root in topology.roots:
-        for user in topology.users:
-            steps.append(
-                admins.ensure_user(root, user.name, user.password, user.client, list(user.roles))
-            )
-    await asyncio.gather(*steps)
-
-
-async def register_children(admins: Admins, topology: Topology, secrets: dict[str, Any]) -> None:
-    async def register(parent: str) -> None:
-        listed = await admins.call(parent, "GET", "/zones")
-        known = {zone["api_url"] for zone in listed["zones"]}
-        for child in topology.zones[parent].children:
-            url = topology.zones[child].url
-            if url in known:
-                continue
-            zone = {
-                "api_url": url,
-                "username": service_user(parent),
-                "password": secrets["service"][f"{parent}>{child}"],
-                "name": child,
-            }
-            await admins.call(parent, "POST", "/zones", {"zone": zone}, expect=(201,))
-
-    await asyncio.gather(
-        *(register(zone.name) for zone in topology.zones.values() if zone.children)
-    )
-
-
 @dataclass(frozen=True)
 class Progress:
-    links_online: int
+    not_online: list[str]  # "parent > child: why", for each enabled link of the file
     links: int
     hosts_seen: dict[str, tuple[int, int]]  # root -> (seen, expected)
 
     @property
     def converged(self) -> bool:
-        return self.links_online == self.links and all(
-            seen == expected for seen, expected in self.hosts_seen.values()
+        # At least: a root also counts the hosts of external zones, which the file does not.
+        return not self.not_online and all(
+            seen >= expected for seen, expected in self.hosts_seen.values()
         )
 
     def describe(self) -> str:
         hosts = ", ".join(f"{root} {seen}/{want}" for root, (seen, want) in self.hosts_seen.items())
-        return f"links online {self.links_online}/{self.links}; hosts seen at roots: {hosts}"
+        online = self.links - len(self.not_online)
+        return f"links online {online}/{self.links}; hosts seen at roots: {hosts}"
 
 
 def expected_hosts(topology: Topology, root: str) -> int:
     return sum(len(topology.zones[name].hosts) for name in topology.subtree(root))
 
 
+async def links_not_online(admins: Admins, topology: Topology) -> tuple[list[str], int]:
+    """The file's enabled links that their parent does not see online (each with why), and
+    how many enabled links there are."""
+    parents = [zone for zone in topology.zones.values() if zone.children]
+    listed = await asyncio.gather(*(admins.call(zone.name, "GET", "/zones") for zone in parents))
+    lines, links = [], 0
+    for parent, answer in zip(parents, listed, strict=True):
+        by_url = {record["api_url"]: record for record in answer["zones"]}
+        for child in parent.children:
+            if not parent.link(child).enabled:
+                continue
+            links += 1
+            record = by_url.get(topology.zones[child].url, {})
+            if record.get("state") != "online":
+                why = record.get("last_error") or record.get("state", "not registered")
+                lines.append(f"{parent.name} > {child}: {why}")
+    return lines, links
+
+
 async def progress(admins: Admins, topology: Topology) -> Progress:
-    parents = [zone.name for zone in topology.zones.values() if zone.children]
-    listed = await asyncio.gather(*(admins.call(parent, "GET", "/zones") for parent in parents))
-    online = sum(1 for answer in listed for zone in answer["zones"] if zone["state"] == "online")
+    not_online, links = await links_not_online(admins, topology)
     infos = await asyncio.gather(
         *(admins.call(root, "GET", "/zones/info") for root in topology.roots)
     )
@@ -161,7 +163,7 @@ async def progress(admins: Admins, topology: Topology) -> Progress:
         root: (info["zone"]["hosts"], expected_hosts(topology, root))
         for root, info in zip(topology.roots, infos, strict=True)
     }
-    return Progress(online, len(topology.edges()), hosts_seen)
+    return Progress(not_online, links, hosts_seen)
 
 
 async def converge(
@@ -178,7 +180,8 @@ async def converge(
         if state.converged:
             return state
         if time.monotonic() > deadline:
-            raise DeployError(f"not converged within {timeout:.0f} s: {last}")
+            links = "".join(f"\n  {line}" for line in state.not_online)
+            raise DeployError(f"not converged within {timeout:.0f} s: {last}{links}")
         await asyncio.sleep(0.25)
 
 

@@ -1,12 +1,8 @@
 """`zones up`, `zones status`, `zones down`: a whole local deployment from one topology file.
 
-The state dir holds everything a deployment has, so a second `zones up` on it
-brings back the same zones with their data:
-
-    <state-dir>/topology.json     urls, admin credentials and pids (contract section 1)
-    <state-dir>/secrets.json      the passwords `zones up` made (mode 0600)
-    <state-dir>/<zone>/node.toml  each zone's config; its database, keys and zone.log beside it
-    <state-dir>/hosts.json        the simulated hosts, for `zones host-agent`
+The state dir (zones.node.launch.state_dir) holds everything a deployment has,
+so a second `zones up` on it brings back the same zones with their data. Zones
+the file marks external are not started: they are reached at their `url`.
 """
 
 from __future__ import annotations
@@ -14,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import secrets as random_secrets
 import signal
 import socket
 import subprocess
@@ -26,120 +21,25 @@ from typing import Any
 import aiohttp
 
 from zones.node.launch import deploy
+from zones.node.launch.checks import TopologyError
 from zones.node.launch.databases import DatabaseError, create_missing_databases
-from zones.node.launch.topology import Topology, TopologyError, ZoneSpec, load_topology
+from zones.node.launch.reconcile import reconcile
+from zones.node.launch.state_dir import (
+    load_secrets,
+    read_topology_json,
+    write_agent_spec,
+    write_node_config,
+    write_topology_json,
+)
+from zones.node.launch.topology import Topology, load_topology
 
 START_TIMEOUT = 60.0
 CONVERGE_TIMEOUT = 120.0
 STOP_TIMEOUT = 10.0
-HOST_TTL = 15.0
 
 
 def say(message: str) -> None:
     print(message, flush=True)
-
-
-# ---------------------------------------------------------------- files of the state dir
-
-
-def load_secrets(state_dir: Path, topology: Topology) -> dict[str, Any]:
-    """The passwords of this deployment: kept from an earlier `zones up`, made where missing."""
-    path = state_dir / "secrets.json"
-    kept: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
-    service: dict[str, str] = dict(kept.get("service", {}))
-    for parent, child in topology.edges():
-        service.setdefault(f"{parent}>{child}", random_secrets.token_urlsafe(16))
-    made = {
-        "admin_password": topology.admin_password
-        or kept.get("admin_password")
-        or random_secrets.token_urlsafe(16),
-        "host_agent": kept.get("host_agent") or random_secrets.token_urlsafe(16),
-        "service": service,
-    }
-    state_dir.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(made, indent=2))
-    path.chmod(0o600)
-    return made
-
-
-def write_node_config(state_dir: Path, topology: Topology, zone: ZoneSpec, password: str) -> Path:
-    directory = state_dir / zone.name
-    directory.mkdir(parents=True, exist_ok=True)
-    trusted = [topology.zones[root].url for root in topology.roots_above(zone.name)]
-    interval = topology.poll_interval
-    lines = [
-        "[zone]",
-        f"name = {json.dumps(zone.name)}",
-        f'listen = "{zone.host}:{zone.port}"',
-        f"url = {json.dumps(zone.url)}",
-        f"workers = {zone.workers}",
-        *([] if zone.database is None else [f"database = {json.dumps(zone.database)}"]),
-        "capabilities = { "
-        + ", ".join(f"{key} = {json.dumps(value)}" for key, value in zone.capabilities.items())
-        + " }",
-        "",
-        "[auth]",
-        f"admin_password = {json.dumps(password)}",
-        f"trusted_issuers = {json.dumps(trusted)}",
-        "",
-        "[poll]",
-        f"interval = {interval}",
-        f"timeout = {min(2.0, max(0.5, interval))}",
-        "failures_before_offline = 3",
-    ]
-    path = directory / "node.toml"
-    path.write_text("\n".join(lines) + "\n")
-    path.chmod(0o600)
-    return path
-
-
-def write_agent_spec(state_dir: Path, topology: Topology, password: str) -> Path:
-    zones = [
-        {
-            "url": zone.url,
-            "username": deploy.HOST_AGENT_USER,
-            "password": password,
-            "hosts": [
-                {"name": host.name, "capabilities": host.capabilities, "inventory": host.inventory}
-                for host in zone.hosts
-            ],
-        }
-        for zone in topology.zones.values()
-        if zone.hosts
-    ]
-    path = state_dir / "hosts.json"
-    path.write_text(json.dumps({"ttl": HOST_TTL, "zones": zones}, indent=2))
-    path.chmod(0o600)
-    return path
-
-
-def write_topology_json(
-    state_dir: Path, topology: Topology, password: str, pids: dict[str, int], agent: int | None
-) -> None:
-    roots = set(topology.roots)
-    document = {
-        "zones": {
-            name: {
-                "url": zone.url,
-                "admin_username": deploy.ADMIN,
-                "admin_password": password,
-                "pid": pids.get(name),
-                "roots": name in roots,
-                "children": list(zone.children),
-            }
-            for name, zone in topology.zones.items()
-        },
-        "host_agent_pid": agent,
-    }
-    (state_dir / "topology.json").write_text(json.dumps(document, indent=2))
-
-
-def read_topology_json(state_dir: Path) -> dict[str, Any]:
-    path = state_dir / "topology.json"
-    if not path.exists():
-        raise TopologyError(f"{state_dir}: no deployment here (no topology.json)")
-    document: dict[str, Any] = json.loads(path.read_text())
-    return document
 
 
 # ---------------------------------------------------------------- processes
@@ -198,7 +98,7 @@ def _reap() -> None:
 
 
 def check_ports_free(topology: Topology) -> None:
-    for zone in topology.zones.values():
+    for zone in topology.started_here:
         with socket.socket() as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
@@ -261,18 +161,19 @@ def up(topology_path: Path, state_dir: Path, detach: bool) -> int:
         if any(alive(pid) for pid in _recorded_if_any(state_dir)):
             raise TopologyError(f"{state_dir}: a deployment is running here; `zones down` first")
         check_ports_free(topology)
+        secrets = load_secrets(state_dir, topology)
+        password = secrets["admin_password"]
+        deploy.admin_logins(topology, password)  # an external zone without one: say so now
     except TopologyError as exc:
         print(f"zones: {exc}", file=sys.stderr)
         return 2
     started = time.monotonic()
-    secrets = load_secrets(state_dir, topology)
-    password = secrets["admin_password"]
-    say(f"starting {len(topology.zones)} zones from {topology_path} in {state_dir}")
+    say(f"starting {len(topology.started_here)} zones from {topology_path} in {state_dir}")
     processes: dict[str, subprocess.Popen[bytes]] = {}
     agent: subprocess.Popen[bytes] | None = None
     try:
         asyncio.run(create_missing_databases(topology))
-        for zone in topology.zones.values():
+        for zone in topology.started_here:
             config = write_node_config(state_dir, topology, zone, password)
             processes[zone.name] = spawn(
                 ["serve", "--config", str(config)], state_dir / zone.name / "zone.log"
@@ -280,12 +181,12 @@ def up(topology_path: Path, state_dir: Path, detach: bool) -> int:
         pids = {name: process.pid for name, process in processes.items()}
         write_topology_json(state_dir, topology, password, pids, None)
         asyncio.run(wait_until_serving(topology, processes, state_dir))
-        asyncio.run(_deploy(topology, secrets, password, accounts_only=True))
+        asyncio.run(_deploy(topology, secrets, password, converging=False))
         spec = write_agent_spec(state_dir, topology, secrets["host_agent"])
         if any(zone.hosts for zone in topology.zones.values()):
             agent = spawn(["host-agent", "--spec", str(spec)], state_dir / "host-agent.log")
         write_topology_json(state_dir, topology, password, pids, agent.pid if agent else None)
-        rows = asyncio.run(_deploy(topology, secrets, password, accounts_only=False))
+        rows = asyncio.run(_deploy(topology, secrets, password, converging=True))
     except (deploy.DeployError, DatabaseError, OSError) as exc:
         print(f"zones: {exc}", file=sys.stderr)
         stopped = [process.pid for process in processes.values()] + ([agent.pid] if agent else [])
@@ -307,15 +208,14 @@ def _recorded_if_any(state_dir: Path) -> list[int]:
 
 
 async def _deploy(
-    topology: Topology, secrets: dict[str, Any], password: str, accounts_only: bool
+    topology: Topology, secrets: dict[str, Any], password: str, converging: bool
 ) -> list[dict[str, Any]]:
-    urls = {name: zone.url for name, zone in topology.zones.items()}
+    """Make the zones match the file (saying each change), or watch them converge."""
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
-        admins = await deploy.Admins.log_in(http, urls, password)
-        if accounts_only:
-            await deploy.create_accounts(admins, topology, secrets)
+        admins = await deploy.Admins.log_in(http, topology, password)
+        if not converging:
+            await reconcile(admins, topology, secrets, say)
             return []
-        await deploy.register_children(admins, topology, secrets)
         await deploy.converge(admins, topology, CONVERGE_TIMEOUT, say)
         return await deploy.zone_rows(admins, topology)
 
@@ -359,7 +259,8 @@ async def _status_rows(document: dict[str, Any]) -> list[dict[str, Any]]:
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
 
         async def row(name: str, zone: dict[str, Any]) -> dict[str, Any]:
-            state, hosts = ("stopped" if not alive(zone.get("pid")) else "not answering"), "-"
+            ours_and_stopped = not zone.get("external") and not alive(zone.get("pid"))
+            state, hosts = ("stopped" if ours_and_stopped else "not answering"), "-"
             try:
                 body = {"username": zone["admin_username"], "password": zone["admin_password"]}
                 async with http.post(f"{zone['url']}/auth/tokens", json=body) as answer:

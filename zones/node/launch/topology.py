@@ -3,14 +3,20 @@
     [defaults]
     host = "127.0.0.1"; base_port = 8100; poll_interval = 2.0; admin_password = "..."
     database = "postgresql+asyncpg://user@host:5432/"  # each zone: a database of its name
+    admin_username = "admin"  # how `zones apply` logs in to external zones
     [[zone]]  name, children, capabilities, port, database, workers,
               [[zone.hosts]] (count | names, ...)
+    [[zone]]  name, children, external = true, url, admin_username, admin_password
     [[user]]  name, password, client, roles
 
-A zone listed under no parent is a root; one listed under two parents is
-shared. `load_topology` refuses a file with an unknown child, a zone defined
-twice, a cycle, a bad name, two zones on one port, or malformed TOML, with
-one message that names the zone (or the line).
+A child is a name, or a table `{ name = "dc1", weight_offset = 2.0, enabled =
+true }` saying how its parent places into it. A zone listed under no parent is
+a root; one listed under two parents is shared. An external zone already runs
+elsewhere at its `url`: `zones up` does not start it, and both `zones up` and
+`zones apply` reach it through its public API only. `load_topology` refuses a
+file with an unknown child, a zone defined twice, a cycle, a bad name, two
+zones on one port, or malformed TOML, with one message that names the zone (or
+the line).
 """
 
 from __future__ import annotations
@@ -21,22 +27,41 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from zones.capabilities.values import CapabilityValue, check_key, parse_capabilities
-from zones.errors import ConfigError
-from zones.node.fields import ACCOUNT_NAME_PATTERN, ZONE_NAME_PATTERN
-
-MAX_HOSTS_PER_GROUP = 1000
-
-
-class TopologyError(ConfigError):
-    """A topology that cannot be brought up; the message names the zone or the line."""
+from zones.capabilities.values import CapabilityValue, parse_capabilities
+from zones.node.fields import ACCOUNT_NAME_PATTERN, ZONE_NAME_PATTERN, normalize_http_url
+from zones.node.launch.checks import (
+    TopologyError,
+)
+from zones.node.launch.checks import (
+    account as _account,
+)
+from zones.node.launch.checks import (
+    list_of as _list,
+)
+from zones.node.launch.checks import (
+    number as _number,
+)
+from zones.node.launch.checks import (
+    only_keys as _only_keys,
+)
+from zones.node.launch.checks import (
+    port as _port,
+)
+from zones.node.launch.checks import (
+    table as _table,
+)
+from zones.node.launch.checks import (
+    text as _text,
+)
+from zones.node.launch.simulated import SimulatedHost, simulated_hosts
 
 
 @dataclass(frozen=True)
-class SimulatedHost:
-    name: str
-    capabilities: dict[str, CapabilityValue]
-    inventory: dict[str, float]
+class Link:
+    """How a parent places into one of its children (its registration's settings)."""
+
+    weight_offset: float = 0.0
+    enabled: bool = True
 
 
 @dataclass(frozen=True)
@@ -49,10 +74,21 @@ class ZoneSpec:
     hosts: tuple[SimulatedHost, ...]
     database: str | None = None  # None: SQLite beside the zone's config
     workers: int = 1
+    links: dict[str, Link] = field(default_factory=dict)  # by child; absent: Link()
+    external_url: str | None = None  # set: the zone runs elsewhere (external = true)
+    admin_username: str | None = None  # external zones: how to log in, else [defaults]
+    admin_password: str | None = None
+
+    @property
+    def external(self) -> bool:
+        return self.external_url is not None
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return self.external_url or f"http://{self.host}:{self.port}"
+
+    def link(self, child: str) -> Link:
+        return self.links.get(child, Link())
 
 
 @dataclass(frozen=True)
@@ -70,6 +106,12 @@ class Topology:
     poll_interval: float
     admin_password: str | None
     parents: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    admin_username: str = "admin"
+
+    @property
+    def started_here(self) -> list[ZoneSpec]:
+        """The zones `zones up` starts: every zone but the external ones."""
+        return [zone for zone in self.zones.values() if not zone.external]
 
     @property
     def roots(self) -> list[str]:
@@ -113,7 +155,7 @@ def parse_topology(raw: dict[str, Any]) -> Topology:
     _only_keys(
         "[defaults]",
         defaults,
-        {"host", "base_port", "poll_interval", "admin_password", "database"},
+        {"host", "base_port", "poll_interval", "admin_password", "admin_username", "database"},
     )
     database = defaults.get("database")
     if database is not None:
@@ -126,6 +168,7 @@ def parse_topology(raw: dict[str, Any]) -> Topology:
     admin_password = defaults.get("admin_password")
     if admin_password is not None:
         admin_password = _text("defaults.admin_password", admin_password)
+    admin_username = _account("defaults.admin_username", defaults.get("admin_username", "admin"))
     entries = raw.get("zone", [])
     if not isinstance(entries, list) or not entries:
         raise TopologyError("define at least one [[zone]]")
@@ -141,6 +184,7 @@ def parse_topology(raw: dict[str, Any]) -> Topology:
         poll_interval=poll_interval,
         admin_password=admin_password,
         parents=_parents(zones),
+        admin_username=admin_username,
     )
     _check_ports(topology)
     _check_acyclic(topology)
@@ -150,8 +194,7 @@ def parse_topology(raw: dict[str, Any]) -> Topology:
 def _zone(
     index: int, entry: dict[str, Any], host: str, base_port: int, server: str | None
 ) -> ZoneSpec:
-    allowed = {"name", "children", "capabilities", "hosts", "port", "database", "workers"}
-    _only_keys(f"zone #{index + 1}", entry, allowed)
+    _only_keys(f"zone #{index + 1}", entry, STARTED_KEYS | EXTERNAL_KEYS)
     name = entry.get("name")
     if not isinstance(name, str) or not re.fullmatch(ZONE_NAME_PATTERN, name):
         raise TopologyError(
@@ -159,9 +202,13 @@ def _zone(
             "(lower-case letters, digits and dashes)"
         )
     where = f"zone {name!r}"
-    children = tuple(_list(f"{where}: children", entry.get("children", [])))
-    if not all(isinstance(child, str) for child in children):
-        raise TopologyError(f"{where}: children must be zone names")
+    links = _links(where, _list(f"{where}: children", entry.get("children", [])))
+    if entry.get("external", False) is not False:
+        return _external_zone(where, name, entry, links)
+    for key in sorted(EXTERNAL_KEYS & set(entry)):
+        raise TopologyError(
+            f"{where}: {key!r} is for a zone that runs elsewhere: set external = true"
+        )
     try:
         capabilities = parse_capabilities(
             _table(f"{where}: capabilities", entry.get("capabilities", {}))
@@ -170,7 +217,7 @@ def _zone(
         raise TopologyError(f"{where}: {exc}") from exc
     port = _port(f"{where}: port", entry.get("port", base_port + index))
     groups = _list(f"{where}: hosts", entry.get("hosts", []))
-    hosts = tuple(host_ for group in groups for host_ in _hosts(where, name, group))
+    hosts = tuple(host_ for group in groups for host_ in simulated_hosts(where, name, group))
     names = [host_.name for host_ in hosts]
     if len(set(names)) != len(names):
         raise TopologyError(f"{where}: two simulated hosts share a name")
@@ -188,7 +235,74 @@ def _zone(
         raise TopologyError(f"{where}: workers must be a whole number from 1 to 64")
     if workers > 1 and not (database or "").startswith("postgresql+"):
         raise TopologyError(f"{where}: workers = {workers} needs a PostgreSQL database")
-    return ZoneSpec(name, host, port, children, capabilities, hosts, database, workers)
+    return ZoneSpec(
+        name, host, port, tuple(links), capabilities, hosts, database, workers, links=links
+    )
+
+
+STARTED_KEYS = {"name", "children", "capabilities", "hosts", "port", "database", "workers"}
+EXTERNAL_KEYS = {"external", "url", "admin_username", "admin_password"}
+
+
+def _external_zone(
+    where: str, name: str, entry: dict[str, Any], links: dict[str, Link]
+) -> ZoneSpec:
+    """A zone that already runs elsewhere: where it is and how to log in, nothing to start."""
+    if entry["external"] is not True:
+        raise TopologyError(f"{where}: external must be true or false")
+    for key in sorted((STARTED_KEYS - {"name", "children"}) & set(entry)):
+        raise TopologyError(
+            f"{where}: {key!r} does not apply to an external zone (it is configured where it runs)"
+        )
+    if "url" not in entry:
+        raise TopologyError(f"{where}: an external zone needs its url")
+    try:
+        url = normalize_http_url(_text(f"{where}: url", entry["url"]))
+    except ValueError as exc:
+        raise TopologyError(f"{where}: url {exc}") from exc
+    username = entry.get("admin_username")
+    password = entry.get("admin_password")
+    return ZoneSpec(
+        name,
+        host="",
+        port=0,
+        children=tuple(links),
+        capabilities={},
+        hosts=(),
+        links=links,
+        external_url=url,
+        admin_username=None if username is None else _account(f"{where}: admin_username", username),
+        admin_password=None if password is None else _text(f"{where}: admin_password", password),
+    )
+
+
+def _links(where: str, entries: list[Any]) -> dict[str, Link]:
+    """Children in the file's order: names, or tables with their link's settings."""
+    links: dict[str, Link] = {}
+    for entry in entries:
+        child: Any
+        if isinstance(entry, str):
+            child, link = entry, Link()
+        elif isinstance(entry, dict):
+            _only_keys(f"{where}: children", entry, {"name", "weight_offset", "enabled"})
+            child = entry.get("name")
+            weight = entry.get("weight_offset", 0.0)
+            enabled = entry.get("enabled", True)
+            if isinstance(weight, bool) or not isinstance(weight, int | float):
+                raise TopologyError(f"{where}: children: weight_offset must be a number")
+            if not -1e6 <= weight <= 1e6:
+                raise TopologyError(f"{where}: children: weight_offset must be within ±10^6")
+            if not isinstance(enabled, bool):
+                raise TopologyError(f"{where}: children: enabled must be true or false")
+            link = Link(float(weight), enabled)
+        else:
+            child = None
+        if not isinstance(child, str):
+            raise TopologyError(f"{where}: children must be zone names or {{ name = ... }}")
+        if child in links:
+            raise TopologyError(f"{where}: child {child!r} is listed twice")
+        links[child] = link
+    return links
 
 
 def _postgresql_server(where: str, value: Any) -> str:
@@ -200,38 +314,6 @@ def _postgresql_server(where: str, value: Any) -> str:
             ' "postgresql+asyncpg://user@127.0.0.1:5432/" (each zone gets a database of its name)'
         )
     return text
-
-
-def _hosts(where: str, zone: str, group: Any) -> list[SimulatedHost]:
-    group = _table(f"{where}: hosts", group)
-    _only_keys(f"{where}: hosts", group, {"count", "names", "capabilities", "inventory"})
-    names = group.get("names")
-    if names is None:
-        count = group.get("count", 1)
-        if (
-            not isinstance(count, int)
-            or isinstance(count, bool)
-            or not 0 < count <= MAX_HOSTS_PER_GROUP
-        ):
-            raise TopologyError(f"{where}: hosts.count must be 1 to {MAX_HOSTS_PER_GROUP}")
-        names = [f"{zone}-host-{number}" for number in range(1, count + 1)]
-    names = [
-        _text(f"{where}: hosts.names", host_name)
-        for host_name in _list(f"{where}: hosts.names", names)
-    ]
-    try:
-        capabilities = parse_capabilities(
-            _table(f"{where}: hosts.capabilities", group.get("capabilities", {}))
-        )
-        inventory = {
-            check_key(key): _number(f"{where}: hosts.inventory.{key}", amount)
-            for key, amount in _table(
-                f"{where}: hosts.inventory", group.get("inventory", {})
-            ).items()
-        }
-    except ValueError as exc:
-        raise TopologyError(f"{where}: hosts: {exc}") from exc
-    return [SimulatedHost(host_name, capabilities, inventory) for host_name in names]
 
 
 def _user(entry: Any) -> UserSpec:
@@ -261,7 +343,7 @@ def _parents(zones: dict[str, ZoneSpec]) -> dict[str, tuple[str, ...]]:
 
 def _check_ports(topology: Topology) -> None:
     taken: dict[tuple[str, int], str] = {}
-    for zone in topology.zones.values():
+    for zone in topology.started_here:
         other = taken.setdefault((zone.host, zone.port), zone.name)
         if other != zone.name:
             raise TopologyError(f"zones {other!r} and {zone.name!r} both use port {zone.port}")
@@ -285,39 +367,3 @@ def _check_acyclic(topology: Topology) -> None:
         visit(name, [])
     if not topology.roots:
         raise TopologyError("every zone is some zone's child: there is no root")
-
-
-def _only_keys(where: str, table: dict[str, Any], allowed: set[str]) -> None:
-    unknown = sorted(set(table) - allowed)
-    if unknown:
-        raise TopologyError(f"{where}: unknown key {unknown[0]!r}")
-
-
-def _table(where: str, value: Any) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise TopologyError(f"{where}: must be a table")
-    return value
-
-
-def _list(where: str, value: Any) -> list[Any]:
-    if not isinstance(value, list):
-        raise TopologyError(f"{where}: must be a list")
-    return value
-
-
-def _text(where: str, value: Any) -> str:
-    if not isinstance(value, str) or not value:
-        raise TopologyError(f"{where}: must be a non-empty string")
-    return value
-
-
-def _number(where: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise TopologyError(f"{where}: must be a number of at least 0")
-    return float(value)
-
-
-def _port(where: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
-        raise TopologyError(f"{where}: must be a port number from 1 to 65535")
-    return value
