@@ -164,6 +164,9 @@ class ZoneProcess:
     config: Path
     process: asyncio.subprocess.Process | None = None
     url: str = ""
+    # Run before the zone's own command, which it must exec in its place (so the process
+    # started is the zone itself): `("ip", "netns", "exec", "<namespace>")`.
+    command_prefix: tuple[str, ...] = ()
     stderr_path: Path = field(init=False)
 
     def __post_init__(self) -> None:
@@ -173,6 +176,7 @@ class ZoneProcess:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         with self.stderr_path.open("ab") as stderr:
             self.process = await asyncio.create_subprocess_exec(
+                *self.command_prefix,
                 sys.executable,
                 "-m",
                 "zones",
