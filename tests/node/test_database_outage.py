@@ -27,6 +27,23 @@ class Proxy:
     target: tuple[str, int]
     server: asyncio.Server | None = None
     pipes: set[asyncio.StreamWriter] = field(default_factory=set)
+    flowing: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self.flowing.set()
+
+    def url_for(self, database_url: str) -> str:
+        """`database_url` reached through this proxy."""
+        server = database_url.split("@", 1)[1].split("/", 1)[0]
+        return database_url.replace(server, f"127.0.0.1:{self.port}")
+
+    def freeze(self) -> None:
+        """The network to the database is cut without a reset: connections stay open (new
+        ones too) and nothing crosses them until `thaw`."""
+        self.flowing.clear()
+
+    def thaw(self) -> None:
+        self.flowing.set()
 
     async def open(self) -> None:
         self.server = await asyncio.start_server(self._pipe, "127.0.0.1", self.port)
@@ -51,6 +68,7 @@ class Proxy:
         async def copy(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
             with contextlib.suppress(OSError):
                 while data := await source.read(65536):
+                    await self.flowing.wait()
                     sink.write(data)
                     await sink.drain()
             sink.transport.abort()
@@ -74,9 +92,7 @@ async def test_while_the_database_is_away_requests_get_503_then_service_resumes(
     proxy: Proxy, http: aiohttp.ClientSession, zones: ZoneStarter, postgres_database: str
 ) -> None:
     await proxy.open()
-    through_proxy = postgres_database.replace(
-        postgres_database.split("@", 1)[1].split("/", 1)[0], f"127.0.0.1:{proxy.port}"
-    )
+    through_proxy = proxy.url_for(postgres_database)
     zone = await zones("outage", through_proxy)
     admin = await Api(http, zone.url).as_user()
     beat = {"host": {"capabilities": {"os": "linux"}, "inventory": {"ram_mb": 4096}}}

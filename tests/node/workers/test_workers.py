@@ -15,6 +15,7 @@ import os
 import signal
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ import pytest
 
 from tests.conftest import POSTGRES_ENV, ZoneStarter
 from tests.harness import ADMIN_PASSWORD, Api, ZoneProcess, eventually, free_port
+from tests.node.test_database_outage import Proxy
 from tests.router.tree import SERVICE_USER, Tree
 from zones.node.workers.dsn import plain_dsn
 
@@ -120,6 +122,15 @@ async def tree(
     http: aiohttp.ClientSession, zones: ZoneStarter, tmp_path: Path, own_database: str
 ) -> AsyncIterator[tuple[Workers, Tree]]:
     """mid (two workers over PostgreSQL, one host of 1000 ram_mb at site mid) > leaf."""
+    async with two_workers_over_a_leaf(http, zones, tmp_path, own_database) as started:
+        yield started
+
+
+@asynccontextmanager
+async def two_workers_over_a_leaf(
+    http: aiohttp.ClientSession, zones: ZoneStarter, tmp_path: Path, database_url: str
+) -> AsyncIterator[tuple[Workers, Tree]]:
+    """The tree of `tree`, mid over `database_url`."""
     port = free_port()
     leaves = Tree(http)  # the leaf takes mid's tokens: a request carries its caller's token
     await leaves.start(zones, "leaf", auth={"trusted_issuers": [f"http://127.0.0.1:{port}"]})
@@ -131,7 +142,7 @@ async def tree(
                 "[zone]",
                 'name = "mid"',
                 f'listen = "127.0.0.1:{port}"',
-                f'database = "{own_database}"',
+                f'database = "{database_url}"',
                 "workers = 2",
                 "[auth]",
                 f'admin_password = "{ADMIN_PASSWORD}"',
@@ -342,3 +353,75 @@ async def test_a_worker_killed_during_a_burst_loses_no_create_and_another_follow
         "leaf", "g2", capabilities={"site": "leaf", "gpu": True}, inventory={"ram_mb": 100}
     )
     await workers.eventually(lambda: gpu_work_lands(survivor), timeout=5.0, interval=0.05)
+
+
+async def test_a_zone_of_workers_serves_again_after_its_database_was_away_or_cut_off(
+    http: aiohttp.ClientSession, zones: ZoneStarter, tmp_path: Path, own_database: str
+) -> None:
+    """Every worker answers 503 while the database is away and serves again once it is back;
+    after a cut without a reset too, the commit feed and the leadership connect again."""
+    server = own_database.split("@", 1)[1].split("/", 1)[0]
+    host, _, port = server.partition(":")
+    proxy = Proxy(free_port(), (host, int(port or 5432)))
+    await proxy.open()
+    try:
+        async with two_workers_over_a_leaf(http, zones, tmp_path, proxy.url_for(own_database)) as (
+            workers,
+            leaves,
+        ):
+            first, second = workers.admins.values()
+            await workers.eventually(lambda: placed_at_leaf(first), timeout=10)
+            await proxy.close()
+            try:
+                for admin in (first, second):
+                    refused = await admin.call("GET", "/instances")
+                    assert (refused.status, refused.problem["reason"]) == (
+                        503,
+                        "database-unavailable",
+                    ), refused
+            finally:
+                await proxy.open()
+
+            async def both_serve() -> bool:
+                answers = [await admin.call("GET", "/instances") for admin in (first, second)]
+                return all(answer.status == 200 for answer in answers)
+
+            await workers.eventually(both_serve, timeout=15)
+
+            async def followers() -> int:
+                follows = [
+                    (await health(admin.session, workers.url))["follows_children"]
+                    for admin in (first, second)
+                ]
+                return follows.count(True)
+
+            async def none_follows() -> bool:  # the leader noticed the cut
+                return await followers() == 0
+
+            proxy.freeze()
+            await workers.eventually(none_follows, timeout=10)
+            proxy.thaw()
+            await workers.eventually(both_serve, timeout=15)
+
+            # The feed hears again: a delete through one worker reaches the other's copies.
+            made = await first.call("POST", "/instances", json_body=create("back", "leaf"))
+            path = f"/instances/{made.body['instance']['id']}"
+            assert (await second.call("GET", path)).status == 200
+            assert (await first.call("DELETE", path)).status == 204
+
+            async def gone_at_the_second() -> bool:
+                return (await second.call("GET", path)).status == 404
+
+            await workers.eventually(gone_at_the_second, timeout=5, interval=0.02)
+
+            # One worker follows the children again, and what it learns is placed with.
+            async def one_follows() -> bool:
+                return await followers() == 1
+
+            await workers.eventually(one_follows, timeout=10)
+            await leaves.heartbeat(
+                "leaf", "g3", capabilities={"site": "leaf", "gpu": True}, inventory={"ram_mb": 100}
+            )
+            await workers.eventually(lambda: gpu_work_lands(second), timeout=10, interval=0.05)
+    finally:
+        await proxy.close()

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from zones.node.commits import Written, publish_with, told_elsewhere
 from zones.node.database import Sessions
-from zones.node.workers.dsn import plain_dsn
+from zones.node.workers.dsn import CONNECT_TIMEOUT, plain_dsn
 
 log = logging.getLogger("zones.workers")
 
@@ -87,8 +87,8 @@ class CommitFeed:
         pause = 0.1
         while True:
             try:
-                connection = await asyncpg.connect(self._dsn)
-            except (OSError, asyncpg.PostgresError) as exc:
+                connection = await asyncpg.connect(self._dsn, timeout=CONNECT_TIMEOUT)
+            except (OSError, asyncpg.PostgresError) as exc:  # TimeoutError is an OSError
                 log.warning("cannot listen for other workers' commits: %s; trying again", exc)
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 2.0)
@@ -97,6 +97,8 @@ class CommitFeed:
             try:
                 await self._listen(connection)
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                # TimeoutError (an OSError) too: a database cut off without a reset answers
+                # nothing, and the feed must connect again, not end.
                 log.warning("lost the connection that hears other workers' commits: %s", exc)
             finally:
                 self.connected.clear()

@@ -20,7 +20,7 @@ from typing import Any
 import asyncpg
 
 from zones.node.workers.claims import CLAIM_SPACE
-from zones.node.workers.dsn import plain_dsn
+from zones.node.workers.dsn import CONNECT_TIMEOUT, plain_dsn
 
 log = logging.getLogger("zones.workers")
 
@@ -37,7 +37,7 @@ class Leadership:
         """Run `follow()` whenever this worker holds the leadership, until cancelled."""
         while True:
             try:
-                connection = await asyncpg.connect(self._dsn)
+                connection = await asyncpg.connect(self._dsn, timeout=CONNECT_TIMEOUT)
             except (OSError, asyncpg.PostgresError) as exc:
                 log.warning("cannot ask for %s's leadership: %s", self._name, exc)
                 await asyncio.sleep(self._check_every)
