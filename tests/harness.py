@@ -78,7 +78,10 @@ class Api:
             method, self.url + path, data=payload, headers=sent
         ) as response:
             raw = await response.read()
-            body = json.loads(raw) if raw else None
+            body: Any = None
+            if raw:  # JSON decoded; any other text (metrics, pages) as it came
+                json_typed = "json" in response.headers.get("Content-Type", "")
+                body = json.loads(raw) if json_typed else raw.decode()
             return Answer(response.status, CIMultiDict(response.headers), body)
 
     async def login(self, username: str = "admin", password: str = ADMIN_PASSWORD) -> str:

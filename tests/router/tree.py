@@ -79,3 +79,19 @@ class Tree:
         answer = await self.admins[zone].call("PUT", f"/hosts/{host}", json_body={"host": beat})
         assert answer.status == 200, answer
         return dict(answer.body["host"])
+
+
+async def trusting_chain(
+    http: aiohttp.ClientSession, zones: ZoneStarter, host: str, inventory: dict[str, float]
+) -> Tree:
+    """root > mid > leaf, the lower zones trusting the root's tokens; one host at the leaf."""
+    tree = Tree(http)
+    root = await tree.start(zones, "root")
+    trust = {"trusted_issuers": [root.url]}
+    await tree.start(zones, "mid", auth=trust)
+    await tree.start(zones, "leaf", auth=trust)
+    await tree.heartbeat("leaf", host, inventory=inventory)
+    await tree.add_child("mid", "leaf")
+    await tree.add_child("root", "mid")
+    await tree.poll("mid", "root")
+    return tree

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import os
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 import aiohttp
 from aiohttp import web
+from sqlalchemy.engine import make_url
 
 from zones.auth import handlers as auth_handlers
 from zones.auth.appkeys import SECRET_BOX, SIGNING_KEY, TOKEN_ISSUER, TOKEN_VERIFIER
@@ -43,6 +46,9 @@ from zones.node.http.openapi import build_openapi
 from zones.node.http.problems import problem_middleware
 from zones.node.http.request_ids import request_id_middleware
 from zones.node.identity import ensure_zone_uuid
+from zones.node.logs import event
+from zones.node.metrics.registry import METRICS, Metrics
+from zones.node.ui import handlers as ui_handlers
 from zones.node.workers.claims import Claims
 from zones.node.workers.connections import ConnectionBudget, warn_if_the_server_lacks_connections
 from zones.node.workers.feed import CommitFeed
@@ -52,8 +58,10 @@ from zones.router.children.forwarding import Forwarder
 from zones.router.children.http import ChildClient
 from zones.router.children.tokens import ChildTokens
 from zones.router.following import handlers as zone_handlers
+from zones.router.following import tree as tree_handlers
 from zones.router.following.appkeys import POLLER, ZONE_INFO
 from zones.router.following.info import ZoneInfoKeeper
+from zones.router.following.observer import ChildObserver
 from zones.router.following.poller import ChildPoller
 from zones.router.following.watcher import ChildWatcher
 from zones.router.index.appkeys import KEPT_ANSWERS
@@ -62,29 +70,41 @@ from zones.router.instances import handlers as instance_handlers
 from zones.router.instances.appkeys import ROUTING_CACHE, WRITE_SUMMARY
 from zones.router.instances.cache import RoutingCache
 from zones.router.lookup import handlers as lookup_handlers
+from zones.router.observing import scrape as scrape_handlers
+from zones.router.reaching.relay import relay_middleware
 
+log = logging.getLogger("zones.node")
 ENDPOINT_TABLES: tuple[EndpointTable, ...] = (
     node_handlers.endpoints,
     lookup_handlers.endpoints,
     auth_handlers.endpoints,
     host_handlers.endpoints,
     zone_handlers.endpoints,
+    tree_handlers.endpoints,
     instance_handlers.endpoints,
+    ui_handlers.endpoints,
+    scrape_handlers.endpoints,
 )
 
 
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(
         client_max_size=settings.zone.max_body_bytes,
-        middlewares=[request_id_middleware(settings.zone.name), problem_middleware],
+        middlewares=[
+            request_id_middleware(settings.zone.name),
+            problem_middleware,
+            relay_middleware,
+        ],
     )
     app[SETTINGS] = settings
+    app[METRICS] = Metrics()
     app.cleanup_ctx.append(keys_context)
     app.cleanup_ctx.append(database_context)
     app.cleanup_ctx.append(workers_context)
     app.cleanup_ctx.append(heartbeat_expiries_context)
     app.cleanup_ctx.append(http_session_context)
     app.cleanup_ctx.append(poller_context)
+    app.cleanup_ctx.append(announce_context)
     app.on_shutdown.append(release_watches)
     for table in ENDPOINT_TABLES:
         table.add_to(app)
@@ -193,7 +213,7 @@ async def http_session_context(app: web.Application) -> AsyncIterator[None]:
         app[TOKEN_ISSUER] = TokenIssuer(app[SIGNING_KEY], settings.url, settings.auth.token_ttl)
         app[CHILD_CLIENT] = ChildClient(session, timeout=settings.router.child_timeout)
         app[CHILD_TOKENS] = ChildTokens(app[CHILD_CLIENT], app[SECRET_BOX])
-        app[FORWARDER] = Forwarder(app[CHILD_CLIENT], app[CHILD_TOKENS])
+        app[FORWARDER] = Forwarder(app[CHILD_CLIENT], app[CHILD_TOKENS], app[METRICS])
         app[ROUTING_CACHE] = RoutingCache(
             app[SESSIONS], app[CLAIMS], children_ttl=settings.router.reread_interval
         )
@@ -221,7 +241,12 @@ async def poller_context(app: web.Application) -> AsyncIterator[None]:
     holds the zone's leadership, so that one worker of the zone follows them at a time."""
     settings = app[SETTINGS]
     poller = ChildPoller(
-        app[SESSIONS], app[CHILD_CLIENT], app[CHILD_TOKENS], settings.poll, app[ZONE_UUID]
+        app[SESSIONS],
+        app[CHILD_CLIENT],
+        app[CHILD_TOKENS],
+        settings.poll,
+        app[ZONE_UUID],
+        ChildObserver(app[METRICS], settings.zone.name),
     )
     app[POLLER] = poller
     follow: Callable[[], Coroutine[Any, Any, None]] = poller.run
@@ -236,3 +261,21 @@ async def poller_context(app: web.Application) -> AsyncIterator[None]:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+async def announce_context(app: web.Application) -> AsyncIterator[None]:
+    """A line when the zone starts serving, saying what and where, and one when it stops."""
+    settings = app[SETTINGS]
+    said: dict[str, Any] = {
+        "zone": settings.zone.name,
+        "url": settings.url,
+        "uuid": app[ZONE_UUID],
+        "database": make_url(settings.database_url).render_as_string(hide_password=True),
+        "workers": settings.zone.workers,
+        "pid": os.getpid(),
+        "trusted_issuers": sorted(settings.trusted_issuers),
+    }
+    started = f"zone {settings.zone.name} serves at {settings.url} (pid {os.getpid()})"
+    event(log, started, event="zone-start", **said)
+    yield
+    event(log, f"zone {settings.zone.name} stops (pid {os.getpid()})", event="zone-stop", **said)

@@ -1,4 +1,7 @@
-"""The `zones` command line; `zones serve --config node.toml` runs one zone in the foreground."""
+"""The `zones` command line; `zones serve --config node.toml` runs one zone in the foreground.
+
+The client's verbs (`login`, `tree`, `instances`...) are built and run by zones.node.client.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +20,9 @@ from aiohttp import web
 from sqlalchemy.exc import DBAPIError
 
 from zones.errors import ConfigError
+from zones.node import logs
 from zones.node.app import create_app
+from zones.node.client import commands as client
 from zones.node.config import Settings, load_settings
 from zones.node.launch import apply as applying
 from zones.node.launch import launcher
@@ -30,6 +35,7 @@ log = logging.getLogger("zones.node")
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zones", description="A federation of nested zones.")
+    client.add_global_options(parser)
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run one zone in the foreground")
     serve.add_argument("--config", required=True, type=Path, help="the zone's node.toml")
@@ -59,13 +65,16 @@ def build_parser() -> argparse.ArgumentParser:
     reindex.add_argument("--config", required=True, type=Path, help="the zone's node.toml")
     agent = commands.add_parser("host-agent", help="send heartbeats for hosts")
     agent.add_argument("--spec", required=True, type=Path, help="the hosts, as JSON")
+    client.add_commands(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `zones status | head` ends quietly
     arguments = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure()
+    if arguments.command in client.COMMANDS:  # login, tree, ..., status: zones.node.client
+        return client.run(arguments)
     if arguments.command == "serve":
         return serve_command(
             arguments.config, arguments.workers, arguments.as_worker, arguments.ready_fd
@@ -74,8 +83,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return launcher.up(arguments.topology, arguments.state_dir, arguments.detach)
     if arguments.command == "apply":
         return applying.apply(arguments.topology, arguments.state_dir, arguments.dry_run)
-    if arguments.command == "status":
-        return launcher.status(arguments.state_dir)
     if arguments.command == "down":
         return launcher.down(arguments.state_dir)
     if arguments.command == "reindex":

@@ -129,6 +129,13 @@ class HostsSettings(_Section):
     expiry_flush_interval: PositiveSeconds = 0.5
 
 
+class MetricsSettings(_Section):
+    """`[metrics]`: who may read `GET /metrics` besides admins."""
+
+    token: SecretStr | None = None  # a scraper's bearer token
+    open: bool = False  # anyone may read it (a zone on a private network)
+
+
 class Settings(_Section):
     """Everything a node needs to start, with defaults resolved against `base_dir`."""
 
@@ -137,6 +144,7 @@ class Settings(_Section):
     poll: PollSettings = Field(default_factory=PollSettings)
     router: RouterSettings = Field(default_factory=RouterSettings)
     hosts: HostsSettings = Field(default_factory=HostsSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     base_dir: Path = Field(default_factory=Path.cwd)
 
     @property

@@ -15,6 +15,7 @@ import asyncio
 import logging
 import os
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -25,6 +26,7 @@ from pathlib import Path
 
 from zones.node.app import prepare
 from zones.node.config import Settings
+from zones.node.metrics.registry import MULTIPROCESS_DIR_VARIABLE
 
 log = logging.getLogger("zones.supervisor")
 
@@ -101,6 +103,7 @@ class Worker:
 def supervise(settings: Settings, config: Path) -> int:
     """Run the zone as `settings.zone.workers` workers until SIGINT or SIGTERM."""
     asyncio.run(prepare(settings))
+    share_metrics(settings)
     reserved, port = reserve_port(settings)
     settings = settings.with_listen_port(port)
     stopping: list[int] = []
@@ -125,6 +128,15 @@ def supervise(settings: Settings, config: Path) -> int:
     finally:
         stop_all(workers)
         reserved.close()
+
+
+def share_metrics(settings: Settings) -> None:
+    """Give the workers one empty directory for their metrics (prometheus-client's
+    multiprocess mode), so that a scrape at any worker counts all of them."""
+    directory = settings.base_dir / f"{settings.zone.name}.metrics"
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    os.environ[MULTIPROCESS_DIR_VARIABLE] = str(directory)  # the workers inherit it
 
 
 def stop_all(workers: list[Worker]) -> None:

@@ -217,7 +217,7 @@ async def test_up_starts_its_own_zones_and_joins_external_ones(
         assert made.body["instance"]["status"] == "ACTIVE", made
         code, out, err = await zones_command("status", "--state-dir", str(state))
         assert code == 0, (out, err)
-        assert [line.split()[2] for line in out.splitlines()[1:]] == ["serving"] * 3
+        assert [line.split()[2] for line in out.splitlines()[1:]] == ["online"] * 3
         code, lines, err = await apply(topology)  # the same state dir: it logs in to top
         assert code == 0 and "no changes" in lines, (lines, err)
     finally:

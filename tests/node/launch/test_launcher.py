@@ -141,9 +141,7 @@ async def test_up_status_down_and_up_again_with_the_same_data(
         code, out, _ = await zones_command("status", "--state-dir", str(state))
         assert code == 0
         for name in zones:
-            assert any(
-                line.split()[:1] == [name] and "serving" in line for line in out.splitlines()
-            )
+            assert any(line.split()[:1] == [name] and "online" in line for line in out.splitlines())
 
         pids = [zone["pid"] for zone in zones.values()] + [document["host_agent_pid"]]
         code, out, _ = await zones_command("down", "--state-dir", str(state))

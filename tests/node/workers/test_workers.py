@@ -23,6 +23,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import POSTGRES_ENV, ZoneStarter
 from tests.harness import ADMIN_PASSWORD, Api, ZoneProcess, eventually, free_port
@@ -425,3 +426,32 @@ async def test_a_zone_of_workers_serves_again_after_its_database_was_away_or_cut
             await workers.eventually(lambda: gpu_work_lands(second), timeout=10, interval=0.05)
     finally:
         await proxy.close()
+
+
+def requests_counted(text: str, route: str) -> float:
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "zones_http_requests_total" and sample.labels.get("route") == route
+    )
+
+
+async def scrape(admin: Api) -> str:
+    answer = await admin.call("GET", "/metrics")
+    assert answer.status == 200, answer
+    assert isinstance(answer.body, str)
+    return answer.body
+
+
+async def test_a_scrape_at_either_worker_counts_the_requests_both_served(
+    tree: tuple[Workers, Tree],
+) -> None:
+    workers, _ = tree
+    assert len(workers.admins) == 2
+    for admin in workers.admins.values():
+        for _ in range(3):
+            assert (await admin.call("GET", "/users")).status == 200
+    for admin in workers.admins.values():
+        assert requests_counted(await scrape(admin), "/users") == 6
+        assert 'zones_child_up{child="leaf"}' in await scrape(admin)

@@ -19,6 +19,7 @@ from tests.harness import Api
 from tests.router.fake_child import AppServer, serve_app, zone_info_body
 from tests.router.tree import Tree
 from zones.node.appkeys import SESSIONS, ZONE_UUID
+from zones.node.logs import JsonLines
 from zones.router.instances.appkeys import ROUTING_CACHE
 from zones.router.instances.models import InstanceMapping
 
@@ -302,7 +303,7 @@ async def test_one_request_id_is_logged_by_every_zone_it_crosses(
         headers={"X-Request-Id": "trace-create-1"},
     )
     assert made.body["instance"]["path"] == ["root", "dc-linux", "huddle"]
-    lines = [json.loads(record.getMessage()) for record in caplog.records]
+    lines = [json.loads(JsonLines().format(record)) for record in caplog.records]
     crossed = [line["zone"] for line in lines if line["request_id"] == "trace-create-1"]
     assert sorted(set(crossed)) == ["dc-linux", "huddle", "root"]
 

@@ -12,23 +12,14 @@ import aiohttp
 
 from tests.conftest import ZoneStarter
 from tests.harness import Api
-from tests.router.tree import Tree
+from tests.router.tree import Tree, trusting_chain
 
 FULL = {"name": "full", "resources": {"ram_mb": 100}}
 
 
 async def chain(http: aiohttp.ClientSession, zones: ZoneStarter) -> Tree:
     """root > mid > leaf; the leaf's one host has room for one FULL instance."""
-    tree = Tree(http)
-    root = await tree.start(zones, "root")
-    trust = {"trusted_issuers": [root.url]}
-    await tree.start(zones, "mid", auth=trust)
-    await tree.start(zones, "leaf", auth=trust)
-    await tree.heartbeat("leaf", "h1", inventory={"ram_mb": 100})
-    await tree.add_child("mid", "leaf")
-    await tree.add_child("root", "mid")
-    await tree.poll("mid", "root")
-    return tree
+    return await trusting_chain(http, zones, "h1", {"ram_mb": 100})
 
 
 async def free_ram(tree: Tree, zone: str) -> Any:

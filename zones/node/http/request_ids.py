@@ -1,13 +1,13 @@
 """`X-Request-Id`: echoed when the caller sends a sane one, made up when it does not.
 
-Every request also leaves one structured (JSON) line in the `zones.access` log
-with its id, so one request can be followed down the tree: each zone it
-crosses logs the same id.
+Every request also leaves one JSON line in the `zones.access` log with its id,
+method, route template, status and duration, so one request can be followed
+down the tree (each zone it crosses logs the same id), and is counted and timed
+in the zone's metrics.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -15,6 +15,9 @@ import uuid
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
+
+from zones.node.logs import event
+from zones.node.metrics.registry import METRICS, method_label
 
 REQUEST_ID_HEADER = "X-Request-Id"
 REQUEST_ID_KEY = web.RequestKey("request_id", str)
@@ -27,7 +30,7 @@ def request_id_of(request: web.Request) -> str:
 
 
 def request_id_middleware(zone: str) -> Middleware:
-    """Give each request its id, answer it in X-Request-Id, and log one line for it."""
+    """Give each request its id, answer it in X-Request-Id, log one line and count it."""
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -42,15 +45,29 @@ def request_id_middleware(zone: str) -> Middleware:
             response.headers[REQUEST_ID_HEADER] = request_id
             return response
         finally:
-            if access_log.isEnabledFor(logging.INFO):
-                line = {
-                    "zone": zone,
-                    "request_id": request_id,
-                    "method": request.method,
-                    "path": request.path,
-                    "status": status,
-                    "ms": round((time.perf_counter() - started) * 1000, 2),
-                }
-                access_log.info(json.dumps(line))
+            seconds = time.perf_counter() - started
+            route = route_template(request)
+            metrics = request.app.get(METRICS)
+            if metrics is not None:
+                method = method_label(request.method)
+                metrics.requests.labels(method, route, str(status)).inc()
+                metrics.request_seconds.labels(method, route).observe(seconds)
+            event(
+                access_log,
+                f"{request.method} {request.path_qs[:300]} {status}",
+                zone=zone,
+                request_id=request_id,
+                method=request.method,
+                route=route,
+                path=request.path[:300],
+                status=status,
+                ms=round(seconds * 1000, 2),
+            )
 
     return middleware
+
+
+def route_template(request: web.Request) -> str:
+    """The route's template (`/instances/{id}`), never the raw path: "unmatched" for none."""
+    resource = request.match_info.route.resource
+    return "unmatched" if resource is None else resource.canonical

@@ -197,7 +197,7 @@ async def zone_rows(admins: Admins, topology: Topology) -> list[dict[str, Any]]:
                 states[child["name"]].append(child["state"])
     rows = []
     for (name, zone), info in zip(topology.zones.items(), infos, strict=True):
-        seen = set(states[name]) or {"online (root)"}
+        seen = set(states[name]) or {"online"}  # a root: it answered
         rows.append(
             {
                 "name": name,

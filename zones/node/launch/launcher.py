@@ -1,8 +1,9 @@
-"""`zones up`, `zones status`, `zones down`: a whole local deployment from one topology file.
+"""`zones up`, `zones down`: a whole local deployment from one topology file.
 
 The state dir (zones.node.launch.state_dir) holds everything a deployment has,
 so a second `zones up` on it brings back the same zones with their data. Zones
 the file marks external are not started: they are reached at their `url`.
+`zones status` reads the live zones from zones.node.client.status.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 import aiohttp
 
+from zones.node.columns import aligned_lines
 from zones.node.launch import deploy
 from zones.node.launch.checks import TopologyError
 from zones.node.launch.databases import DatabaseError, create_missing_databases
@@ -238,50 +240,8 @@ def _stay_in_foreground(state_dir: Path) -> int:
 
 def print_table(rows: list[dict[str, Any]]) -> None:
     columns = ("name", "url", "state", "children", "hosts")
-    widths = {key: max(len(key), *(len(str(row[key])) for row in rows)) for key in columns}
-    say("  ".join(key.upper().ljust(widths[key]) for key in columns))
-    for row in rows:
-        say("  ".join(str(row[key]).ljust(widths[key]) for key in columns))
-
-
-def status(state_dir: Path) -> int:
-    try:
-        document = read_topology_json(state_dir)
-    except TopologyError as exc:
-        print(f"zones: {exc}", file=sys.stderr)
-        return 2
-    rows = asyncio.run(_status_rows(document))
-    print_table(rows)
-    return 0 if all(row["state"] == "serving" for row in rows) else 1
-
-
-async def _status_rows(document: dict[str, Any]) -> list[dict[str, Any]]:
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
-
-        async def row(name: str, zone: dict[str, Any]) -> dict[str, Any]:
-            ours_and_stopped = not zone.get("external") and not alive(zone.get("pid"))
-            state, hosts = ("stopped" if ours_and_stopped else "not answering"), "-"
-            try:
-                body = {"username": zone["admin_username"], "password": zone["admin_password"]}
-                async with http.post(f"{zone['url']}/auth/tokens", json=body) as answer:
-                    token = (await answer.json())["token"]
-                headers = {"Authorization": f"Bearer {token}"}
-                async with http.get(f"{zone['url']}/zones/info", headers=headers) as answer:
-                    info = (await answer.json())["zone"]
-                state, hosts = "serving", info["hosts"]
-            except (aiohttp.ClientError, TimeoutError, KeyError, ValueError):
-                pass
-            children = ", ".join(zone.get("children", [])) or "-"
-            return {
-                "name": name,
-                "url": zone["url"],
-                "state": state,
-                "children": children,
-                "hosts": hosts,
-            }
-
-        zones = document["zones"]
-        return list(await asyncio.gather(*(row(name, zone) for name, zone in zones.items())))
+    for line in aligned_lines(columns, [[str(row[key]) for key in columns] for row in rows]):
+        say(line)
 
 
 def down(state_dir: Path) -> int:

@@ -33,7 +33,7 @@ from zones.router.children.models import ChildCapability, ChildFree, ChildZone
 OPERATORS = ("eq", "ne", "lt", "le", "gt", "ge", "in")
 FREE_PARAMETER = re.compile(r"^([a-z][a-z0-9_]{0,63})\.free\.(max|sum)$")
 STATES = ("online", "offline", "disabled", "unknown")
-RESERVED = frozenset({"limit", "marker"})
+RESERVED = frozenset({"limit", "marker", "zone"})  # zone: ?zone= reaches a descendant
 
 
 def split_operator(parameter: str, text: str) -> tuple[str, str]:

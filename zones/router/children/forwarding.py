@@ -27,8 +27,10 @@ answers 508: a misconfigured deployment cannot make a request loop.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import replace
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from typing import Any
 
 from aiohttp import web
@@ -37,7 +39,8 @@ from tenacity.wait import wait_random_exponential
 
 from zones.auth.tokens import TokenVerifier, token_from_headers
 from zones.capabilities.values import KEY_PATTERN
-from zones.errors import ChildAnswerLost, ChildUnreachable, LoopDetected, Unauthorized
+from zones.errors import ChildAnswerLost, ChildTimeout, ChildUnreachable, LoopDetected, Unauthorized
+from zones.node.metrics.registry import Metrics, method_label
 from zones.router.children.http import BUDGET_HEADER, ChildClient, Reply
 from zones.router.children.models import ChildZone
 from zones.router.children.tokens import ChildCredentials, ChildTokens
@@ -54,6 +57,9 @@ FRESH_HEADER = "X-Zones-Fresh-Id"
 CLIENT_HEADER = "X-Zones-Client"
 MAX_HOPS = 16
 FROM_PARENT_KEY = web.RequestKey("from_parent", bool)
+# A call another zone relayed here for `?zone=` (zones.router.reaching) is the caller's own:
+# the relaying zone's service token vouches for its budget and path, not for acting for it.
+RELAYED_KEY = web.RequestKey("relayed", bool)
 CONNECT_ATTEMPTS = 3
 
 
@@ -69,8 +75,18 @@ def visited_path(request: web.Request, own_uuid: str) -> list[str]:
 
 
 def from_a_parent(request: web.Request) -> bool:
-    """Whether a verified service token came with the request (see check_service_token)."""
-    return bool(request.get(FROM_PARENT_KEY))
+    """Whether a parent sent this request on for a caller, with a verified service token
+    (see check_service_token); not so for a call relayed here by `?zone=`."""
+    return bool(request.get(FROM_PARENT_KEY)) and not request.get(RELAYED_KEY)
+
+
+def mark_relayed(request: web.Request) -> None:
+    request[RELAYED_KEY] = True
+
+
+def zone_budget(request: web.Request) -> str | None:
+    """X-Zones-Budget-Ms, honoured from any zone that sent a verified service token."""
+    return request.headers.get(BUDGET_HEADER) if request.get(FROM_PARENT_KEY) else None
 
 
 def is_forwarded_create(request: web.Request) -> bool:
@@ -122,9 +138,10 @@ class Forwarder:
     Retrying is safe only because every forwarded create carries its instance id.
     """
 
-    def __init__(self, child_client: ChildClient, tokens: ChildTokens) -> None:
+    def __init__(self, child_client: ChildClient, tokens: ChildTokens, metrics: Metrics) -> None:
         self._child_client = child_client
         self._tokens = tokens
+        self._metrics = metrics
 
     async def send(
         self,
@@ -143,9 +160,7 @@ class Forwarder:
     ) -> ChildAnswer:
         """`wait()`, asked before each sending, is how long this zone may wait for the
         answer (the child is told, as its budget); none: the client's child timeout."""
-        credentials = ChildCredentials(
-            child.id, child.api_url, child.username, child.password_encrypted
-        )
+        credentials = ChildCredentials.of(child)
         retrying = AsyncRetrying(
             retry=retry_if_exception_type((ChildUnreachable, ChildAnswerLost)),
             stop=stop_after_attempt(CONNECT_ATTEMPTS),
@@ -174,21 +189,23 @@ class Forwarder:
             timeout = None if wait is None else wait()
             if timeout is not None:
                 headers[BUDGET_HEADER] = str(max(1, int(timeout * 1000)))
-            try:
-                reply = await self._child_client.forward(
-                    child.api_url,
-                    method,
-                    path,
-                    caller_token=caller,
-                    headers=headers,
-                    request_id=request_id,
-                    payload=payload,
-                    timeout=timeout,
-                )
-            except ChildAnswerLost as exc:
-                lost.append(exc)
-                raise
-            if reply.status == 401 and _service_token_refused(reply.body):
+            with timed_forward(self._metrics, child.name, method) as outcome:
+                try:
+                    reply = await self._child_client.forward(
+                        child.api_url,
+                        method,
+                        path,
+                        caller_token=caller,
+                        headers=headers,
+                        request_id=request_id,
+                        payload=payload,
+                        timeout=timeout,
+                    )
+                except ChildAnswerLost as exc:
+                    lost.append(exc)
+                    raise
+                outcome.status = reply.status
+            if reply.status == 401 and service_token_refused(reply.body):
                 self._tokens.forget(child.id)
             return reply
 
@@ -198,10 +215,41 @@ class Forwarder:
             if lost:  # an earlier try may have reached the child: that is what counts
                 raise lost[-1] from exc
             raise
-        if answer.status == 401 and _service_token_refused(answer.body):
+        if answer.status == 401 and service_token_refused(answer.body):
             answer = await once()  # with a fresh service token
         return replace(answer, after_lost=bool(lost))
 
 
-def _service_token_refused(body: Any) -> bool:
+@dataclass
+class ForwardOutcome:
+    """What a forwarded call came to, for zones_forward_seconds: the status it answered."""
+
+    status: int | None = None
+
+
+@contextmanager
+def timed_forward(metrics: Metrics, child: str, method: str) -> Iterator[ForwardOutcome]:
+    """Time one call to a child, labelled answered (below 500), error, timeout, unreachable
+    or lost."""
+    started, outcome, label = time.perf_counter(), ForwardOutcome(), "error"
+    try:
+        yield outcome
+        label = "answered" if outcome.status is not None and outcome.status < 500 else "error"
+    except ChildTimeout:
+        label = "timeout"
+        raise
+    except ChildUnreachable:
+        label = "unreachable"
+        raise
+    except ChildAnswerLost:
+        label = "lost"
+        raise
+    finally:
+        seconds = time.perf_counter() - started
+        metrics.forward_seconds.labels(child, method_label(method), label).observe(seconds)
+
+
+def service_token_refused(body: Any) -> bool:
+    """Whether a child's 401 refused this zone's service token (to be renewed), not the
+    caller's own credentials."""
     return isinstance(body, dict) and SERVICE_TOKEN_HEADER in str(body.get("detail", ""))

@@ -22,7 +22,9 @@ from datetime import datetime
 from typing import Any
 
 import aiohttp
+from multidict import CIMultiDictProxy
 from pydantic import ValidationError
+from yarl import URL
 
 from zones.capabilities.aggregate import aggregate_from_json, free_from_json
 from zones.errors import (
@@ -172,6 +174,70 @@ class ChildClient:
                 ) from exc
         return Reply(answer.status, body, answer.lookup, answer.summary, answer.unreachable)
 
+    async def read(
+        self,
+        api_url: str,
+        path: str,
+        token: str,
+        *,
+        request_id: str,
+        headers: dict[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
+        """`GET path` at a child as a JSON object; ChildRefused when it answers an error."""
+        answer = await self._call(
+            "GET",
+            f"{api_url}{path}",
+            token=token,
+            headers=headers,
+            request_id=request_id,
+            timeout=timeout,
+        )
+        return _json_object(answer, f"GET {api_url}{path}")
+
+    async def relay(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, str],
+        body: bytes,
+        timeout: float,
+    ) -> Relayed:
+        """Send a request as it came (its path and query as they were written, body bytes,
+        headers chosen by the caller) and give back the answer as it is: whatever the
+        status, content type and body."""
+        status, answer_headers, raw = await self._exchange(
+            method, URL(url, encoded=True), headers=headers, data=body or None, timeout=timeout
+        )
+        return Relayed(status, answer_headers, raw)
+
+    async def _exchange(
+        self,
+        method: str,
+        url: str | URL,
+        *,
+        headers: dict[str, str],
+        timeout: float,
+        payload: dict[str, Any] | None = None,
+        data: bytes | None = None,
+    ) -> tuple[int, CIMultiDictProxy[str], bytes]:
+        """One HTTP exchange with a child, aiohttp's errors made ours."""
+        limit = aiohttp.ClientTimeout(total=timeout)
+        try:
+            async with self._session.request(
+                method, url, json=payload, data=data, headers=headers, timeout=limit
+            ) as response:
+                raw = await _read_capped(response, f"{method} {url}")
+                return response.status, response.headers, raw
+        except TimeoutError as exc:
+            raise ChildTimeout(f"{method} {url} did not answer in time") from exc
+        except aiohttp.ClientConnectorError as exc:
+            raise ChildUnreachable(f"{method} {url} could not be reached: {exc}") from exc
+        except aiohttp.ClientError as exc:
+            # Connected, maybe sent, then lost: the child may have acted on it.
+            raise ChildAnswerLost(f"{method} {url} lost its connection: {exc}") from exc
+
     async def _call(
         self,
         method: str,
@@ -187,27 +253,17 @@ class ChildClient:
         sent = {**(headers or {}), REQUEST_ID_HEADER: request_id}
         if token:
             sent["Authorization"] = f"Bearer {token}"
-        limit = aiohttp.ClientTimeout(total=timeout or self._timeout)
-        try:
-            async with self._session.request(
-                method, url, json=payload, headers=sent, timeout=limit
-            ) as response:
-                raw = await _read_capped(response, f"{method} {url}")
-                status = response.status
-                lookup = response.headers.get(LOOKUP_HEADER)
-                applied = response.headers.get("Preference-Applied")
-                summary = response.headers.get(SUMMARY_HEADER)
-                unreachable = response.headers.get(UNREACHABLE_HEADER)
-        except TimeoutError as exc:
-            raise ChildTimeout(f"{method} {url} did not answer in time") from exc
-        except aiohttp.ClientConnectorError as exc:
-            raise ChildUnreachable(f"{method} {url} could not be reached: {exc}") from exc
-        except aiohttp.ClientError as exc:
-            # Connected, maybe sent, then lost: the child may have acted on it.
-            raise ChildAnswerLost(f"{method} {url} lost its connection: {exc}") from exc
+        status, answered, raw = await self._exchange(
+            method, url, headers=sent, timeout=timeout or self._timeout, payload=payload
+        )
         try:
             answer = _Answer(
-                status, raw.decode("utf-8"), lookup, applied, summary, names_in(unreachable)
+                status,
+                raw.decode("utf-8"),
+                answered.get(LOOKUP_HEADER),
+                answered.get("Preference-Applied"),
+                answered.get(SUMMARY_HEADER),
+                names_in(answered.get(UNREACHABLE_HEADER)),
             )
         except UnicodeDecodeError as exc:
             raise ChildError(f"{method} {url} answered text that is not UTF-8") from exc
@@ -238,6 +294,22 @@ class _Answer:
     applied: str | None = None  # Preference-Applied
     summary: str | None = None
     unreachable: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Relayed:
+    """A child's answer to a relayed request (`?zone=`), as it came."""
+
+    status: int
+    headers: CIMultiDictProxy[str]
+    body: bytes
+
+    def json(self) -> Any:
+        """The body as JSON, or None when it is not JSON."""
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
 
 
 @dataclass(frozen=True)

@@ -135,3 +135,27 @@ class ZoneDetail(Zone):
 
 class ZoneDetailEnvelope(ResponseModel):
     zone: ZoneDetail
+
+
+class TreeZone(ResponseModel):
+    """One zone of `GET /zones/tree`, with its subtree's figures and its children, nested.
+
+    The figures are null for a zone never heard from (a grandchild known only by name from
+    the last report of a child that is down now)."""
+
+    name: str
+    url: str | None = None
+    uuid: str | None = None
+    state: ZoneState
+    hosts: int | None = Field(default=None, ge=0, description="live hosts in the subtree")
+    instances: int | None = Field(default=None, ge=0, description="instances in the subtree")
+    free: dict[str, dict[str, float]] | None = None
+    capabilities: dict[str, dict[str, Any]] | None = None
+    last_seen: datetime | None = Field(
+        default=None, description="when this zone's parent last heard from it (null at the top)"
+    )
+    children: list[TreeZone] = Field(default_factory=list)
+
+
+class TreeEnvelope(ResponseModel):
+    zone: TreeZone

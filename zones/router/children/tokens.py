@@ -8,6 +8,7 @@ from datetime import timedelta
 from zones.auth.keys import SecretBox
 from zones.node.database import utcnow
 from zones.router.children.http import ChildClient, ChildToken
+from zones.router.children.models import ChildZone
 
 RENEW_BEFORE_EXPIRY = timedelta(seconds=60)
 
@@ -20,6 +21,10 @@ class ChildCredentials:
     api_url: str
     username: str
     password_encrypted: str
+
+    @classmethod
+    def of(cls, child: ChildZone) -> ChildCredentials:
+        return cls(child.id, child.api_url, child.username, child.password_encrypted)
 
 
 class ChildTokens:

@@ -40,8 +40,9 @@ from zones.router.index.updates import forget_child, forget_child_answers
 
 endpoints = EndpointTable("zones")
 ID_PATH = {"id": "integer"}
-# `{id}` never matches "info", so PUT /zones/info is a 405 and not "id: must be an integer".
-ZONE_ID = "{id:(?!info$)[^/]+}"
+# `{id}` never matches "info" or "tree", so PUT /zones/info is a 405 and not "id: must be an
+# integer".
+ZONE_ID = "{id:(?!(?:info|tree)$)[^/]+}"
 CREDENTIAL_FIELDS = ("api_url", "username", "password")
 FILTER_PARAMETERS = {
     "state": "online, offline, disabled or unknown",

@@ -34,7 +34,7 @@ from zones.router.children.schemas import ZoneInfo
 from zones.router.children.tokens import ChildCredentials, ChildTokens
 from zones.router.following.index_sync import fetch_changes
 from zones.router.following.info import etag_of
-from zones.router.following.rounds import PollOutcome, PollTarget, record_round
+from zones.router.following.rounds import Observer, PollOutcome, PollTarget, record_round
 
 POLL_CONCURRENCY = 64
 # Fetching a child's client index changes may take a few poll timeouts (thousands of
@@ -54,7 +54,9 @@ class ChildPoller:
         tokens: ChildTokens,
         settings: PollSettings,
         zone_uuid: str,
+        observe: Observer | None = None,
     ) -> None:
+        self._observe = observe
         self._sessions = sessions
         self._child_client = child_client
         self._tokens = tokens
@@ -90,7 +92,11 @@ class ChildPoller:
         """Write what polls learnt, in one transaction; the outcomes as recorded."""
         async with self._sessions.begin() as session:
             return await record_round(
-                session, outcomes, self._settings.failures_before_offline, self._zone_uuid
+                session,
+                outcomes,
+                self._settings.failures_before_offline,
+                self._zone_uuid,
+                self._observe,
             )
 
     async def targets(self) -> list[PollTarget]:
@@ -99,9 +105,7 @@ class ChildPoller:
             children = await list_children(session)
         return [
             PollTarget(
-                credentials=ChildCredentials(
-                    child.id, child.api_url, child.username, child.password_encrypted
-                ),
+                credentials=ChildCredentials.of(child),
                 etag=None if child.last_info is None else etag_of(child.last_info["generation"]),
                 clients_reported_at=reported_change(child.last_info),
                 clients_known_at=child.clients_known_at,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -84,20 +84,42 @@ def _since(started: float) -> float:
     return round((time.monotonic() - started) * 1000, 3)
 
 
+# Told of each child's recorded outcome, with the state the child had before it.
+Observer = Callable[[ChildZone, PollOutcome, str], None]
+
+
 async def record_round(
     session: AsyncSession,
     outcomes: Sequence[PollOutcome],
     failures_before_offline: int,
     own_uuid: str,
+    observe: Observer | None = None,
 ) -> list[PollOutcome]:
-    """Write every outcome and return them as recorded: the whole round in one savepoint;
-    only when the database refuses something does each child get a savepoint of its own,
-    so that one child's unstorable answer costs the round for no other."""
+    """Write every outcome and return them as recorded (each told to `observe`)."""
     ids = [outcome.child_id for outcome in outcomes]
     children = {
         child.id: child
         for child in await session.scalars(select(ChildZone).where(ChildZone.id.in_(ids)))
     }
+    before = {child.id: child.state for child in children.values()}
+    recorded = await _record_round(session, children, outcomes, failures_before_offline, own_uuid)
+    if observe is not None:
+        for outcome in recorded:
+            child = children[outcome.child_id]
+            observe(child, outcome, before[child.id])
+    return recorded
+
+
+async def _record_round(
+    session: AsyncSession,
+    children: dict[int, ChildZone],
+    outcomes: Sequence[PollOutcome],
+    failures_before_offline: int,
+    own_uuid: str,
+) -> list[PollOutcome]:
+    """The whole round in one savepoint; only when the database refuses something does each
+    child get a savepoint of its own, so that one child's unstorable answer costs the round
+    for no other."""
     current = [
         (children[outcome.child_id], outcome)
         for outcome in outcomes

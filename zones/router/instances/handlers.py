@@ -21,11 +21,12 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from zones.capabilities.matching import parse_requirements, parse_resources
-from zones.errors import BadRequest, ChildError, Forbidden, NotFound
+from zones.errors import BadRequest, ChildError, Forbidden, NotFound, SubtreeUnavailable
 from zones.node.appkeys import SESSIONS, SETTINGS
 from zones.node.fields import ACCOUNT_NAME_PATTERN, UUID_PATTERN
 from zones.node.http.callers import Identity, Role
 from zones.node.http.endpoints import Call, EndpointTable, json_response
+from zones.node.metrics.registry import METRICS
 from zones.router.children.forwarding import (
     CLIENT_HEADER,
     FRESH_HEADER,
@@ -182,8 +183,12 @@ async def create_instance(call: Call[InstanceCreateEnvelope]) -> web.StreamRespo
         fresh=created_at is None
         and (body.id is None or parent_header(call.request, FRESH_HEADER) == "1"),
     )
+    placements = call.app[METRICS].placements
     try:
         instance = await creating.create(route, new, is_forwarded_create(call.request))
+    except SubtreeUnavailable:
+        placements.labels("unavailable").inc()
+        raise
     except IntegrityError:
         # A concurrent retry with the same id won the insert here: answer what it made.
         async with call.app[SESSIONS].begin() as session:
@@ -191,10 +196,18 @@ async def create_instance(call: Call[InstanceCreateEnvelope]) -> web.StreamRespo
             if existing is None:
                 raise
             instance = local_view(local.same_request(existing, new.client, new.fingerprint))
+    placements.labels(placement_of(instance, route.name)).inc()
     # A create's last write is its own row or mapping: what it read is current. (A move
     # writes again after that, so a move reads anew.)
     told = route.told.get(new.client)
     return await with_news(call, answer_instance(instance, status=201), new.client, told)
+
+
+def placement_of(instance: dict[str, Any], here: str) -> str:
+    """Where a create went, for zones_placements_total: local, child or error (kept here)."""
+    if instance.get("status") == "ERROR":
+        return "error"
+    return "local" if instance.get("zone") == here else "child"
 
 
 @endpoints.route(

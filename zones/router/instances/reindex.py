@@ -109,9 +109,7 @@ class Asker:
     zone_name: str
 
     async def get(self, child: ChildZone, path: str) -> tuple[int, Any]:
-        credentials = ChildCredentials(
-            child.id, child.api_url, child.username, child.password_encrypted
-        )
+        credentials = ChildCredentials.of(child)
         request_id = f"reindex-{uuid.uuid4()}"
         token = await self.tokens.token_for(credentials, request_id)
         reply = await self.child_client.forward(

@@ -22,8 +22,8 @@ from zones.router.children.forwarding import (
     Forwarder,
     check_service_token,
     from_a_parent,
-    parent_header,
     visited_path,
+    zone_budget,
 )
 from zones.router.children.http import BUDGET_HEADER
 from zones.router.children.models import ChildZone
@@ -109,7 +109,7 @@ async def checked_route(call: Call[Any]) -> Route:
     route = route_of(call)
     await check_service_token(call.request, call.app[TOKEN_VERIFIER])
     budget = route.settings.router.child_timeout
-    given = parent_header(call.request, BUDGET_HEADER)
+    given = zone_budget(call.request)
     if given is not None:
         budget = min(budget, budget_of(given))
     return replace(route, deadline=time.monotonic() + budget)

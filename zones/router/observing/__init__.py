@@ -1,0 +1,1 @@
+"""How a zone is watched from outside: `GET /metrics` for Prometheus."""

@@ -1,0 +1,1 @@
+"""Reaching any zone of the subtree through this one: `?zone=NAME` on every endpoint."""
