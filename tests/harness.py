@@ -25,6 +25,7 @@ from multidict import CIMultiDict
 from zones.node.app import create_app
 from zones.node.cli import bind
 from zones.node.config import Settings, validate_settings
+from zones.node.http.server import start_site, zone_runner
 
 ADMIN_PASSWORD = "admin-pw"
 
@@ -98,6 +99,9 @@ class Api:
         return Api(self.session, self.url, await self.login(username, password))
 
 
+LOOPBACK = ["127.0.0.0/8", "::1/128"]
+
+
 def zone_settings(
     directory: Path,
     name: str,
@@ -114,6 +118,8 @@ def zone_settings(
     # keeps no watches unless a test asks for them.
     sections.setdefault("poll", {"interval": 3600.0})
     sections["poll"] = {"watch": False, **sections["poll"]}
+    # Test zones contact children on this machine only.
+    sections["router"] = {"allowed_children": LOOPBACK, **sections.get("router", {})}
     raw = {"zone": zone, "auth": auth, "base_dir": directory, **sections}
     return validate_settings(raw)
 
@@ -139,10 +145,10 @@ class RunningZone:
 async def start_zone(settings: Settings) -> RunningZone:
     sock, settings = bind(settings)
     app = create_app(settings)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    runner = zone_runner(app, settings)
     try:
         await runner.setup()
-        await web.SockSite(runner, sock).start()
+        await start_site(runner, sock, settings)
     except BaseException:
         await runner.cleanup()
         sock.close()

@@ -12,7 +12,9 @@ imports aiohttp, so the data layer stays free of the web framework.
     ├── MethodNotAllowed       405
     ├── Conflict               409  duplicate name, id reused with another body
     │   └── NothingFits        409  a forwarded create this subtree cannot place
+    ├── RequestTimeout         408  a body not received within zone.body_timeout
     ├── PayloadTooLarge        413
+    ├── ClientGone             499  the client went away mid-request (logged, not answered)
     ├── Unavailable            503  not now (a client index rebuild); ask again
     │   └── SubtreeUnavailable 503  what may take a create is down; nothing was stored
     ├── ChildError             502  a child answered with an error
@@ -78,9 +80,21 @@ class NothingFits(Conflict):
         super().__init__(detail, reason="nothing-fits")
 
 
+class RequestTimeout(ZonesError):
+    status = 408
+    title = "Request Timeout"
+
+
 class PayloadTooLarge(ZonesError):
     status = 413
     title = "Payload Too Large"
+
+
+class ClientGone(ZonesError):
+    """The client closed its connection before its request was read: nobody to answer."""
+
+    status = 499
+    title = "Client Closed Request"
 
 
 class Unavailable(ZonesError):

@@ -1,4 +1,5 @@
-"""The tables auth owns: users with their client, roles and password hash."""
+"""The tables auth owns: users with their client, roles and password hash, and the
+revocations of the tokens this zone issued."""
 
 from __future__ import annotations
 
@@ -20,3 +21,13 @@ class User(Base):
     client: Mapped[str] = mapped_column(String(63), index=True)
     roles: Mapped[list[str]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class TokenRevocation(Base):
+    """Tokens of `subject` (the hex SHA-256 of `iss + "\\n" + sub`) issued before `not_before`
+    are revoked; one row per subject, its `not_before` only ever moved later."""
+
+    __tablename__ = "token_revocations"
+
+    subject: Mapped[str] = mapped_column(String(64), primary_key=True)
+    not_before: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)

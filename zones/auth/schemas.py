@@ -1,4 +1,4 @@
-"""Request and answer models of the auth endpoints: users and keys."""
+"""Request and answer models of the auth endpoints: users, keys and revocations."""
 
 from __future__ import annotations
 
@@ -48,3 +48,24 @@ class Users(ResponseModel):
 
 class Jwks(ResponseModel):
     keys: list[dict[str, Any]]
+
+
+class RevokeRequest(RequestModel):
+    """`{}` (or a null `user`): every token of the caller; `{"user": NAME}`: that user's."""
+
+    user: AccountName | None = None
+
+
+class Revocation(ResponseModel):
+    subject: str = Field(
+        description='hex SHA-256 of the token\'s `iss + "\\n" + sub`', pattern="^[0-9a-f]{64}$"
+    )
+    not_before: datetime = Field(description="tokens of the subject issued before are revoked")
+
+
+class Revocations(ResponseModel):
+    revocations: list[Revocation]
+    as_of: datetime = Field(
+        description="ask `after` this next time (a little before this zone's clock when it "
+        "answered, so that nothing committing meanwhile is missed)"
+    )

@@ -4,8 +4,13 @@
 raises `Unauthorized` for anything else: a malformed token, an algorithm other
 than EdDSA (so `none` and every HMAC variant are refused before any key is
 touched), a bad signature, an expired token, or an issuer this zone does not
-trust. `TokenVerifier.identify` adds the rule for no credentials at all: None
-(it is the `Authenticator` every declared endpoint asks).
+trust, and a token revoked since it was issued (zones.auth.revocations), checked on
+every request, verified lately or not. `TokenVerifier.identify` adds the rule for no
+credentials at all: None (it is the `Authenticator` every declared endpoint asks).
+
+Besides `iat` (whole seconds, as RFC 7519 readers expect), a token carries `iat_us`, its
+issue time in microseconds since the epoch, so that a revocation and a token issued in
+the same second compare exactly.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import jwt
 
 from zones.auth.jwks import JwksCache
 from zones.auth.keys import SigningKey
+from zones.auth.revocations import RevocationList, microseconds, subject_of
 from zones.errors import Unauthorized
 from zones.node.database import utcnow
 from zones.node.http.callers import Identity
@@ -36,6 +42,22 @@ VERIFIED_CAPACITY = 10_000
 class IssuedToken:
     token: str
     expires_at: datetime
+
+
+@dataclass(frozen=True)
+class Verified:
+    """A token verified lately: who it says calls, until when that holds without verifying
+    it again, and what its revocation is looked up by."""
+
+    identity: Identity
+    until: float  # epoch seconds
+    epoch: int  # of its issuer's keys when verified
+    subject: str
+    issued_at: int  # microseconds since the epoch
+
+    @property
+    def issuer(self) -> str:
+        return self.identity.issuer
 
 
 class TokenIssuer:
@@ -55,6 +77,7 @@ class TokenIssuer:
             "client": client,
             "roles": sorted(roles),
             "iat": int(now.timestamp()),
+            "iat_us": microseconds(now),
             "exp": int(expires_at.timestamp()),
             "jti": str(uuid.uuid4()),
         }
@@ -73,12 +96,14 @@ class TokenVerifier:
         own_key: SigningKey,
         trusted_issuers: frozenset[str],
         jwks: JwksCache,
+        revocations: RevocationList,
     ) -> None:
         self._own_issuer = own_issuer
         self._own_key = own_key
         self._trusted = trusted_issuers
         self._jwks = jwks
-        self._verified: dict[str, tuple[Identity, float, int]] = {}
+        self._revocations = revocations
+        self._verified: dict[str, Verified] = {}
 
     async def identify(self, headers: Mapping[str, str]) -> Identity | None:
         """None when the request carries no credentials; raises Unauthorized for bad ones."""
@@ -93,20 +118,24 @@ class TokenVerifier:
         Forwarded requests carry the same tokens down every level, so this spares
         each zone two signature checks per request. An entry lives until the
         token expires, at most VERIFIED_TTL seconds, and only while the issuer's
-        keys have not been fetched anew (a rotated key stops working at once).
+        keys have not been fetched anew (a rotated key stops working at once). Whether
+        it is revoked is asked every time, from memory.
         """
         held = self._verified.get(token)
         now = time.time()
-        if held is not None and held[1] > now and held[2] == self._jwks.epoch(held[0].issuer):
-            return held[0]
-        identity, expires = await self._verify_signature(token)
-        if len(self._verified) >= VERIFIED_CAPACITY:
-            self._verified.clear()  # crude, bounded; a full cache is rare and refills fast
-        epoch = self._jwks.epoch(identity.issuer)
-        self._verified[token] = (identity, min(expires, now + VERIFIED_TTL), epoch)
-        return identity
+        if held is None or held.until <= now or held.epoch != self._jwks.epoch(held.issuer):
+            held = await self._verify_signature(token, now)
+            if len(self._verified) >= VERIFIED_CAPACITY:
+                self._verified.clear()  # crude, bounded; a full cache is rare and refills fast
+            self._verified[token] = held
+        try:
+            await self._revocations.check(held.issuer, held.subject, held.issued_at)
+        except Unauthorized:
+            self._verified.pop(token, None)
+            raise
+        return held.identity
 
-    async def _verify_signature(self, token: str) -> tuple[Identity, float]:
+    async def _verify_signature(self, token: str, now: float) -> Verified:
         header, unverified = _read_unverified(token)
         issuer = unverified.get("iss")
         if not isinstance(issuer, str) or issuer not in self._trusted:
@@ -128,7 +157,14 @@ class TokenVerifier:
             raise Unauthorized("token has expired") from exc
         except jwt.InvalidTokenError as exc:
             raise Unauthorized(f"token is invalid: {exc}") from exc
-        return _identity_from_claims(claims), float(claims["exp"])
+        identity = _identity_from_claims(claims)
+        return Verified(
+            identity=identity,
+            until=min(float(claims["exp"]), now + VERIFIED_TTL),
+            epoch=self._jwks.epoch(issuer),
+            subject=subject_of(issuer, identity.username),
+            issued_at=_issued_at(claims),
+        )
 
     async def _key_for(self, issuer: str, kid: str) -> Any:
         if issuer == self._own_issuer:
@@ -136,6 +172,18 @@ class TokenVerifier:
                 raise Unauthorized(f"token key {kid!r} is not this zone's key")
             return self._own_key.private_key.public_key()
         return await self._jwks.key_for(issuer, kid)
+
+
+def _issued_at(claims: Mapping[str, Any]) -> int:
+    """When the token was issued, in microseconds: `iat_us`, or the start of its `iat` second
+    (a token of an issuer that does not say `iat_us`)."""
+    precise = claims.get("iat_us")
+    if isinstance(precise, int) and not isinstance(precise, bool):
+        return precise
+    iat = claims["iat"]
+    if not isinstance(iat, int | float) or isinstance(iat, bool):
+        raise Unauthorized("token claim iat is not a number")
+    return int(iat) * 1_000_000
 
 
 def _read_unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:

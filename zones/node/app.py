@@ -20,9 +20,17 @@ from aiohttp import web
 from sqlalchemy.engine import make_url
 
 from zones.auth import handlers as auth_handlers
-from zones.auth.appkeys import SECRET_BOX, SIGNING_KEY, TOKEN_ISSUER, TOKEN_VERIFIER
+from zones.auth.appkeys import (
+    REVOCATIONS,
+    SECRET_BOX,
+    SIGNING_KEY,
+    TOKEN_ISSUER,
+    TOKEN_VERIFIER,
+)
 from zones.auth.jwks import JwksCache
 from zones.auth.keys import load_secret_box, load_signing_key
+from zones.auth.revocation_watch import RevocationWatch
+from zones.auth.revocations import RevocationList
 from zones.auth.tokens import TokenIssuer, TokenVerifier
 from zones.auth.users import ensure_admin
 from zones.capabilities.hosts import handlers as host_handlers
@@ -45,6 +53,7 @@ from zones.node.http.endpoints import EndpointTable
 from zones.node.http.openapi import build_openapi
 from zones.node.http.problems import problem_middleware
 from zones.node.http.request_ids import request_id_middleware
+from zones.node.http.server import IDLE_CONNECTION_SECONDS
 from zones.node.identity import ensure_zone_uuid
 from zones.node.logs import event
 from zones.node.metrics.registry import METRICS, Metrics
@@ -53,6 +62,7 @@ from zones.node.workers.claims import Claims
 from zones.node.workers.connections import ConnectionBudget, warn_if_the_server_lacks_connections
 from zones.node.workers.feed import CommitFeed
 from zones.node.workers.leader import Leadership
+from zones.router.children.allowed import allowed_of, guarded_connector
 from zones.router.children.appkeys import CHILD_CLIENT, CHILD_TOKENS, FORWARDER
 from zones.router.children.forwarding import Forwarder
 from zones.router.children.http import ChildClient
@@ -103,6 +113,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(workers_context)
     app.cleanup_ctx.append(heartbeat_expiries_context)
     app.cleanup_ctx.append(http_session_context)
+    app.cleanup_ctx.append(revocations_context)
     app.cleanup_ctx.append(poller_context)
     app.cleanup_ctx.append(announce_context)
     app.on_shutdown.append(release_watches)
@@ -201,17 +212,27 @@ async def heartbeat_expiries_context(app: web.Application) -> AsyncIterator[None
 async def http_session_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     # One watch is held open on each child (zones.router.following.watcher), beside the
-    # calls forwarded to it: the pool must hold a few connections per child.
-    connector = aiohttp.TCPConnector(limit=2000, limit_per_host=50, ttl_dns_cache=300)
+    # calls forwarded to it: the pool must hold a few connections per child. An idle one
+    # is let go before the child's header clock would close it under a new request.
+    rules = settings.router.allowed_children
+    connector = guarded_connector(
+        rules,
+        settings.trusted_issuers,
+        limit=2000,
+        limit_per_host=50,
+        ttl_dns_cache=300,
+        keepalive_timeout=IDLE_CONNECTION_SECONDS,
+    )
     async with aiohttp.ClientSession(connector=connector) as session:
         app[HTTP_SESSION] = session
         jwks = JwksCache(session, timeout=settings.router.child_timeout)
+        app[REVOCATIONS] = RevocationList(settings.url, settings.trusted_issuers, settings.auth)
         app[TOKEN_VERIFIER] = TokenVerifier(
-            settings.url, app[SIGNING_KEY], settings.trusted_issuers, jwks
+            settings.url, app[SIGNING_KEY], settings.trusted_issuers, jwks, app[REVOCATIONS]
         )
         app[AUTHENTICATOR] = app[TOKEN_VERIFIER]
         app[TOKEN_ISSUER] = TokenIssuer(app[SIGNING_KEY], settings.url, settings.auth.token_ttl)
-        app[CHILD_CLIENT] = ChildClient(session, timeout=settings.router.child_timeout)
+        app[CHILD_CLIENT] = ChildClient(session, settings.router.child_timeout, allowed_of(rules))
         app[CHILD_TOKENS] = ChildTokens(app[CHILD_CLIENT], app[SECRET_BOX])
         app[FORWARDER] = Forwarder(app[CHILD_CLIENT], app[CHILD_TOKENS], app[METRICS])
         app[ROUTING_CACHE] = RoutingCache(
@@ -230,10 +251,33 @@ async def http_session_context(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
+async def revocations_context(app: web.Application) -> AsyncIterator[None]:
+    """This zone's revocations read into memory, and a watch on each trusted issuer's."""
+    settings, revocations = app[SETTINGS], app[REVOCATIONS]
+    await revocations.load(app[SESSIONS])
+    watches = [
+        RevocationWatch(
+            issuer,
+            app[HTTP_SESSION],
+            revocations,
+            settings.auth.revocation_grace,
+            settings.router.child_timeout,
+        )
+        for issuer in revocations.followed_issuers
+    ]
+    tasks = [asyncio.create_task(w.run(), name=f"revocations of {w.issuer}") for w in watches]
+    yield
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
 async def release_watches(app: web.Application) -> None:
     """Answer the watches parents hold here now: a stopping zone must not wait them out."""
     if ZONE_INFO in app:
         app[ZONE_INFO].release()
+    if REVOCATIONS in app:
+        app[REVOCATIONS].release()
 
 
 async def poller_context(app: web.Application) -> AsyncIterator[None]:

@@ -16,7 +16,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from aiohttp import web
 from sqlalchemy.exc import DBAPIError
 
 from zones.errors import ConfigError
@@ -24,6 +23,7 @@ from zones.node import logs
 from zones.node.app import create_app
 from zones.node.client import commands as client
 from zones.node.config import Settings, load_settings
+from zones.node.http.server import start_site, zone_runner
 from zones.node.launch import apply as applying
 from zones.node.launch import launcher
 from zones.node.launch.host_agent import run_agent
@@ -194,7 +194,7 @@ async def serve(settings: Settings, worker: Worker | None = None) -> None:
         sock, settings = bind(settings)
     else:
         sock, settings = bind(settings.with_listen_port(worker.port), reuse_port=True)
-    runner = web.AppRunner(create_app(settings), access_log=None, handle_signals=False)
+    runner = zone_runner(create_app(settings), settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -203,7 +203,7 @@ async def serve(settings: Settings, worker: Worker | None = None) -> None:
         loop.create_task(stop_when_orphaned(stop), name="supervisor watch")
     try:
         await runner.setup()
-        await web.SockSite(runner, sock).start()
+        await start_site(runner, sock, settings)
         if worker is None:
             print(f"zones: {settings.zone.name} listening on {settings.url}", flush=True)
         elif worker.ready_fd is not None:

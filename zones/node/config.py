@@ -12,7 +12,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -26,7 +26,7 @@ from pydantic import (
 
 from zones.capabilities.values import CapabilityValue, parse_capabilities
 from zones.errors import ConfigError
-from zones.node.fields import AccountName, HttpUrl, ZoneName
+from zones.node.fields import AccountName, AllowedChild, HttpUrl, ZoneName
 
 ADMIN_PASSWORD_ENV = "ZONES_ADMIN_PASSWORD"
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
@@ -60,6 +60,12 @@ class ZoneSettings(_Section):
     # On PostgreSQL: the connections each worker keeps open for its statements; requests
     # beyond them wait their turn (zones.node.workers.connections).
     database_connections: int = Field(default=10, ge=1, le=1000, strict=True)
+    # A client must send a request's headers within header_timeout of starting it (or of
+    # connecting), and its body within body_timeout; a worker holds at most
+    # max_connections client connections at once and closes any beyond them at once.
+    header_timeout: PositiveSeconds = 10.0  # keep it above 4 s (zones.node.http.server)
+    body_timeout: PositiveSeconds = 30.0
+    max_connections: int = Field(default=1024, ge=1, le=1_000_000, strict=True)
 
     @field_validator("listen")
     @classmethod
@@ -97,6 +103,10 @@ class AuthSettings(_Section):
     admin_client: AccountName = "admin"
     token_ttl: PositiveSeconds = 3600.0
     trusted_issuers: tuple[HttpUrl, ...] = ()
+    # How long a trusted issuer's revocations may go unread before its tokens are refused
+    # ("refuse") or accepted anyway ("accept"); zones.auth.revocations.
+    revocation_grace: PositiveSeconds = 300.0
+    revocations_unknown: Literal["refuse", "accept"] = "refuse"
 
 
 class PollSettings(_Section):
@@ -119,6 +129,10 @@ class RouterSettings(_Section):
     # worker's own commits at once, and are read again at the latest this long after they
     # were read (what other processes over the same database wrote).
     reread_interval: PositiveSeconds = 1.0
+    # Where children may be: CIDRs ("127.0.0.0/8", "::1/128") and host patterns
+    # ("*.dc.example.com"). Checked at zone-add and PUT, and on every connection to a
+    # child (a name must resolve inside a CIDR unless a pattern names it). None: anywhere.
+    allowed_children: tuple[AllowedChild, ...] | None = None
 
 
 class HostsSettings(_Section):

@@ -6,6 +6,7 @@ the same way in validation errors and in the OpenAPI document.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -69,4 +70,29 @@ HttpUrl = Annotated[
     StringConstraints(max_length=2048),
     AfterValidator(normalize_http_url),
     Field(json_schema_extra={"format": "uri", "pattern": "^https?://"}),
+]
+
+
+HOST_PATTERN_RULE = re.compile(
+    r"(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*"
+)
+
+
+def check_allowed_child(value: str) -> str:
+    """A CIDR (`127.0.0.0/8`, `::1/128`, a bare address) or a host pattern
+    (`zones.example.com`, `*.dc.example.com`), in one canonical spelling."""
+    text = value.strip().lower()
+    try:
+        return str(ipaddress.ip_network(text, strict=False))
+    except ValueError:
+        pass
+    if not HOST_PATTERN_RULE.fullmatch(text):
+        raise ValueError(
+            f"{value[:100]!r} is neither a CIDR (127.0.0.0/8) nor a host pattern (*.example.com)"
+        )
+    return text
+
+
+AllowedChild = Annotated[
+    str, StringConstraints(max_length=255), AfterValidator(check_allowed_child)
 ]

@@ -1,6 +1,6 @@
 """Imports every table so that `Base.metadata` knows the whole schema (for Alembic)."""
 
-from zones.auth.models import User
+from zones.auth.models import TokenRevocation, User
 from zones.capabilities.hosts.models import Host, HostResource
 from zones.node.identity import ZoneIdentity
 from zones.router.children.models import ChildCapability, ChildFree, ChildZone
@@ -18,6 +18,7 @@ __all__ = [
     "HostResource",
     "Instance",
     "InstanceMapping",
+    "TokenRevocation",
     "User",
     "ZoneIdentity",
 ]

@@ -67,3 +67,33 @@ async def test_every_reference_resolves_and_bodies_use_the_request_models(
     assert set(create["required"]) == {"api_url", "username", "password"}
     assert create["additionalProperties"] is False
     assert "401" in zone_add["responses"] and "201" in zone_add["responses"]
+
+
+async def test_path_parameters_carry_their_rules_and_statuses_are_listed(
+    http: aiohttp.ClientSession, zones: ZoneStarter
+) -> None:
+    document = await fetch_document(http, await zones("documented"))
+    paths = document["paths"]
+    for path, operations in paths.items():
+        for operation in operations.values():
+            for parameter in operation["parameters"]:
+                if parameter["in"] == "path":
+                    rule = parameter["schema"]
+                    assert "pattern" in rule or rule.get("minimum") == 1, (path, parameter)
+    assert paths["/zones/{id}"]["get"]["parameters"][0]["schema"]["minimum"] == 1
+    assert paths["/instances/{id}"]["get"]["parameters"][0]["schema"]["pattern"].startswith(
+        "^[0-9a-f]{8}"
+    )
+    assert "409" in paths["/users/{name}"]["delete"]["responses"]
+    assert "401" in paths["/auth/tokens"]["post"]["responses"]
+    assert {"400", "404", "502", "504", "508"} <= set(paths["/healthz"]["get"]["responses"])
+    assert "401" not in paths["/healthz"]["get"]["responses"]
+
+
+async def test_a_change_of_a_child_is_documented_without_nulls(
+    http: aiohttp.ClientSession, zones: ZoneStarter
+) -> None:
+    document = await fetch_document(http, await zones("documented"))
+    change = document["components"]["schemas"]["ZoneUpdate"]
+    assert change["minProperties"] == 1
+    assert "null" not in str(change["properties"])

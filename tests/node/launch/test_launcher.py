@@ -56,6 +56,7 @@ def two_roots(ports: list[int]) -> str:
 [defaults]
 poll_interval = 0.5
 admin_password = "topology-pw"
+allowed_children = ["127.0.0.0/8"]
 
 [[zone]]
 name = "r1"
@@ -91,6 +92,15 @@ client = "acme"
 """
 
 
+def modes_of_secret_files(state: Path) -> dict[str, str]:
+    """The mode of every file of the state dir that holds a secret, by its path in there."""
+    secret = [state / "topology.json", state / "secrets.json", state / "hosts.json"]
+    for zone in (path for path in state.iterdir() if path.is_dir()):
+        secret.append(zone / "node.toml")
+        secret.extend(key for key in (zone / f"{zone.name}.keys").iterdir() if key.is_file())
+    return {str(path.relative_to(state)): oct(path.stat().st_mode & 0o777) for path in secret}
+
+
 async def uuids(http: aiohttp.ClientSession, zones: dict[str, Any]) -> dict[str, str]:
     found = {}
     for name, zone in zones.items():
@@ -115,6 +125,9 @@ async def test_up_status_down_and_up_again_with_the_same_data(
         document = json.loads((state / "topology.json").read_text())
         zones = document["zones"]
         assert set(zones) == {"r1", "r2", "mid", "leaf"}
+        modes = modes_of_secret_files(state)
+        assert len(modes) == 3 + 4 * 3 and set(modes.values()) == {"0o600"}, modes
+        assert 'allowed_children = ["127.0.0.0/8"]' in (state / "leaf" / "node.toml").read_text()
         assert {name for name, zone in zones.items() if zone["roots"]} == {"r1", "r2"}
         assert all(
             zone["url"].startswith("http://127.0.0.1:") and alive(zone["pid"])
@@ -148,6 +161,7 @@ async def test_up_status_down_and_up_again_with_the_same_data(
         assert code == 0
         assert not any(alive(pid) for pid in pids)
         assert not any(listening(port) for port in ports)
+        assert oct((state / "topology.json").stat().st_mode & 0o777) == "0o600"  # rewritten
 
         code, out, err = await zones_command(
             "up", str(topology), "--state-dir", str(state), "--detach"

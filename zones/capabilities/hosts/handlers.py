@@ -15,9 +15,10 @@ from zones.capabilities.hosts.schemas import (
 )
 from zones.node.appkeys import SESSIONS
 from zones.node.http.callers import Role
-from zones.node.http.endpoints import Call, EndpointTable, json_response
+from zones.node.http.endpoints import Call, EndpointTable, NamePattern, json_response
 
 endpoints = EndpointTable("hosts")
+HOST_NAME = {"name": NamePattern(HOST_NAME_PATTERN)}
 
 
 @endpoints.route(
@@ -27,6 +28,7 @@ endpoints = EndpointTable("hosts")
     roles=[Role.ADMIN, Role.HOST],
     body=HeartbeatEnvelope,
     response=HostEnvelope,
+    path_rules=HOST_NAME,
 )
 async def heartbeat(call: Call[HeartbeatEnvelope]) -> web.StreamResponse:
     name = call.path_name("name", HOST_NAME_PATTERN)
@@ -51,7 +53,14 @@ async def list_hosts(call: Call[None]) -> web.StreamResponse:
     return json_response(Hosts(hosts=[Host(**registry.host_record(host)) for host in live]))
 
 
-@endpoints.route("DELETE", "/hosts/{name}", summary="Forget a host", roles=[Role.ADMIN], status=204)
+@endpoints.route(
+    "DELETE",
+    "/hosts/{name}",
+    summary="Forget a host",
+    roles=[Role.ADMIN],
+    status=204,
+    path_rules=HOST_NAME,
+)
 async def delete_host(call: Call[None]) -> web.StreamResponse:
     name = call.path_name("name", HOST_NAME_PATTERN)
     async with call.app[SESSIONS].begin() as session:

@@ -9,6 +9,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from zones.errors import BadRequest
+from zones.node.http.server import read_body
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -59,4 +60,4 @@ def validate_model(model: type[ModelT], data: dict[str, Any]) -> ModelT:
 
 
 async def read_model(request: web.Request, model: type[ModelT]) -> ModelT:
-    return validate_model(model, parse_json_object(await request.read()))
+    return validate_model(model, parse_json_object(await read_body(request)))

@@ -2,7 +2,11 @@
 
 Every route the app serves is declared in an `EndpointTable`, and the request
 models here are the very ones that validate bodies, so the description cannot
-drift from what the server accepts.
+drift from what the server accepts. Each operation lists every status it can
+answer and no other: its success, the errors its declaration implies (401 and
+403 with roles; 400, 408 and 413 with a body; 400 with path or query parameters;
+503 where the database is read), the errors its handler declares, and those of
+`?zone=NAME`, which every path takes (zones.router.reaching.relay).
 """
 
 from __future__ import annotations
@@ -15,18 +19,46 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 import zones
-from zones.node.http.endpoints import Endpoint
+from zones.errors import (
+    BadRequest,
+    ChildError,
+    ChildTimeout,
+    Forbidden,
+    LoopDetected,
+    NotFound,
+    PayloadTooLarge,
+    RequestTimeout,
+    Unauthorized,
+    Unavailable,
+    ZonesError,
+)
+from zones.node.fields import ZONE_NAME_PATTERN
+from zones.node.http.endpoints import Endpoint, QueryParameter
 from zones.node.http.schemas import Problem
 
 REF_TEMPLATE = "#/components/schemas/{model}"
-ERROR_STATUSES = {
-    "400": "Malformed or invalid input; the detail names the field",
-    "401": "Missing, bad or expired credentials",
-    "403": "The caller's role may not do this",
-    "404": "No such thing",
-    "409": "Conflict with what is stored",
-    "413": "Body over the size limit",
+ERROR_DESCRIPTIONS = {
+    400: "Malformed or invalid input; the detail names the field",
+    401: "Missing, bad or expired credentials",
+    403: "The caller's role may not do this",
+    404: "No such thing, or no zone of that name below",
+    408: "The body did not arrive within the zone's body timeout",
+    409: "Conflict with what is stored",
+    413: "Body over the size limit",
+    502: "A child could not be reached or answered with an error",
+    503: "Not now: the database cannot be reached, or what should answer is down; ask again",
+    504: "A child did not answer in time",
+    508: "The request came back to a zone it had crossed",
 }
+# `?zone=NAME` is served by the relay before any endpoint: it is on every path.
+ZONE_PARAMETER = "zone"
+REACHING_ERRORS: tuple[type[ZonesError], ...] = (
+    BadRequest,
+    NotFound,
+    ChildError,
+    ChildTimeout,
+    LoopDetected,
+)
 
 
 def build_openapi(endpoints: Iterable[Endpoint], server_url: str) -> dict[str, Any]:
@@ -55,6 +87,19 @@ def build_openapi(endpoints: Iterable[Endpoint], server_url: str) -> dict[str, A
 def openapi_path(route_path: str) -> str:
     """`/zones/{id:regex}` as OpenAPI writes it: `/zones/{id}`."""
     return re.sub(r"{(\w+):[^}]*}", r"{\1}", route_path)
+
+
+def error_statuses(endpoint: Endpoint) -> set[int]:
+    """Every error status `endpoint` can answer, by its declaration and `?zone=`."""
+    raised: set[type[ZonesError]] = {*REACHING_ERRORS, *endpoint.errors}
+    if endpoint.roles is not None:
+        # A role check verifies a token; what follows reads the database.
+        raised |= {Unauthorized, Forbidden, Unavailable}
+    if endpoint.body is not None:
+        raised |= {BadRequest, RequestTimeout, PayloadTooLarge, Unavailable}
+    if endpoint.path_rules or endpoint.query:
+        raised.add(BadRequest)
+    return {error.status for error in raised}
 
 
 def _component_schemas(endpoints: list[Endpoint]) -> dict[str, Any]:
@@ -93,50 +138,51 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
 
 def _parameters(endpoint: Endpoint) -> list[dict[str, Any]]:
     parameters = [
-        {
-            "name": name,
-            "in": "path",
-            "required": True,
-            "schema": {"type": endpoint.path_types.get(name, "string")},
-        }
-        for name in re.findall(r"{(\w+)}", openapi_path(endpoint.path))
+        {"name": name, "in": "path", "required": True, "schema": rule.schema()}
+        for name, rule in endpoint.path_rules.items()
     ]
-    parameters += [
+    parameters += [_query_parameter(name, spec) for name, spec in endpoint.query.items()]
+    parameters.append(
         {
-            "name": name,
+            "name": ZONE_PARAMETER,
             "in": "query",
             "required": False,
-            "description": text,
-            # "filters" stands for free-form parameters, each one condition.
-            "schema": {"type": "object", "additionalProperties": {"type": "string"}}
-            if name == "filters"
-            else {"type": "string"},
-            **({"style": "form", "explode": True} if name == "filters" else {}),
+            "description": "serve this at the zone of that name in this zone's subtree",
+            "schema": {"type": "string", "pattern": ZONE_NAME_PATTERN},
         }
-        for name, text in endpoint.query.items()
-    ]
+    )
     return parameters
+
+
+def _query_parameter(name: str, spec: str | QueryParameter) -> dict[str, Any]:
+    if isinstance(spec, str):
+        spec = QueryParameter(spec)
+    parameter = {
+        "name": name,
+        "in": "query",
+        "required": spec.required,
+        "description": spec.description,
+        "schema": dict(spec.schema),
+    }
+    if name == "filters":  # stands for free-form parameters, each one condition
+        parameter |= {
+            "schema": {"type": "object", "additionalProperties": {"type": "string"}},
+            "style": "form",
+            "explode": True,
+        }
+    return parameter
 
 
 def _responses(endpoint: Endpoint) -> dict[str, Any]:
     success: dict[str, Any] = {"description": "Success"}
     if endpoint.response is not None:
-        success["content"] = {"application/json": {"schema": _ref(endpoint.response)}}
-    responses = {str(endpoint.status): success}
+        success["content"] = {endpoint.content_type: {"schema": _ref(endpoint.response)}}
+    elif endpoint.status != 204:
+        shape = "object" if endpoint.content_type == "application/json" else "string"
+        success["content"] = {endpoint.content_type: {"schema": {"type": shape}}}
+    responses: dict[str, Any] = {str(endpoint.status): success}
+    responses |= {str(status): {"description": text} for status, text in endpoint.answers.items()}
     problem = {"application/problem+json": {"schema": _ref(Problem)}}
-    for status, text in ERROR_STATUSES.items():
-        if _may_answer(endpoint, status):
-            responses[status] = {"description": text, "content": problem}
+    for status in sorted(error_statuses(endpoint)):
+        responses[str(status)] = {"description": ERROR_DESCRIPTIONS[status], "content": problem}
     return responses
-
-
-def _may_answer(endpoint: Endpoint, status: str) -> bool:
-    if status in ("401", "403"):
-        return endpoint.roles is not None
-    if status == "413":
-        return endpoint.body is not None
-    if status == "400":
-        return endpoint.body is not None or "{" in endpoint.path
-    if status == "404":
-        return "{" in endpoint.path
-    return endpoint.method in ("POST", "PUT")

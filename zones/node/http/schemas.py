@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, GetJsonSchemaHandler, field_validator, model_validator
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 
 class RequestModel(BaseModel):
@@ -30,6 +32,31 @@ class PatchModel(RequestModel):
         if value is None:
             raise ValueError("must not be null; leave the field out to keep it")
         return value
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        """The schema as validated: no field may be null, and at least one must be given."""
+        schema = handler(core_schema)
+        described = handler.resolve_ref_schema(schema)
+        described["minProperties"] = 1
+        for prop in described.get("properties", {}).values():
+            _drop_null(prop)
+        return schema
+
+
+def _drop_null(prop: dict[str, Any]) -> None:
+    """`{"anyOf": [X, {"type": "null"}], "default": null}` as it is validated: just X."""
+    if prop.get("default", ...) is None:
+        del prop["default"]
+    choices = [choice for choice in prop.get("anyOf", []) if choice != {"type": "null"}]
+    if "anyOf" in prop:
+        del prop["anyOf"]
+        if len(choices) == 1:
+            prop.update(choices[0])
+        else:
+            prop["anyOf"] = choices
 
 
 class ResponseModel(BaseModel):

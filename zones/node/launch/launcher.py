@@ -9,7 +9,6 @@ the file marks external are not started: they are reached at their `url`.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import socket
@@ -29,6 +28,7 @@ from zones.node.launch.reconcile import reconcile
 from zones.node.launch.state_dir import (
     load_secrets,
     read_topology_json,
+    rewrite_topology_json,
     write_agent_spec,
     write_node_config,
     write_topology_json,
@@ -254,6 +254,6 @@ def down(state_dir: Path) -> int:
     for zone in document["zones"].values():
         zone["pid"] = None  # a pid number may be reused by some other process later
     document["host_agent_pid"] = None
-    (state_dir / "topology.json").write_text(json.dumps(document, indent=2))
+    rewrite_topology_json(state_dir, document)
     say(f"stopped {stopped} processes of {state_dir}")
     return 0

@@ -11,6 +11,7 @@ Every file that holds a secret is readable by its owner only.
 from __future__ import annotations
 
 import json
+import os
 import secrets as random_secrets
 from pathlib import Path
 from typing import Any
@@ -39,8 +40,7 @@ def load_secrets(state_dir: Path, topology: Topology, keep: bool = True) -> dict
     }
     if keep:
         state_dir.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(made, indent=2))
-        path.chmod(0o600)
+        write_private(path, json.dumps(made, indent=2))
     return made
 
 
@@ -68,11 +68,17 @@ def write_node_config(state_dir: Path, topology: Topology, zone: ZoneSpec, passw
         f"interval = {interval}",
         f"timeout = {min(2.0, max(0.5, interval))}",
         "failures_before_offline = 3",
+        *router_section(topology),
     ]
     path = directory / "node.toml"
-    path.write_text("\n".join(lines) + "\n")
-    path.chmod(0o600)
+    write_private(path, "\n".join(lines) + "\n")
     return path
+
+
+def router_section(topology: Topology) -> list[str]:
+    if topology.allowed_children is None:
+        return []
+    return ["", "[router]", f"allowed_children = {json.dumps(list(topology.allowed_children))}"]
 
 
 def write_agent_spec(state_dir: Path, topology: Topology, password: str) -> Path:
@@ -90,8 +96,7 @@ def write_agent_spec(state_dir: Path, topology: Topology, password: str) -> Path
         if zone.hosts
     ]
     path = state_dir / "hosts.json"
-    path.write_text(json.dumps({"ttl": HOST_TTL, "zones": zones}, indent=2))
-    path.chmod(0o600)
+    write_private(path, json.dumps({"ttl": HOST_TTL, "zones": zones}, indent=2))
     return path
 
 
@@ -115,7 +120,21 @@ def write_topology_json(
         },
         "host_agent_pid": agent,
     }
-    (state_dir / "topology.json").write_text(json.dumps(document, indent=2))
+    rewrite_topology_json(state_dir, document)
+
+
+def rewrite_topology_json(state_dir: Path, document: dict[str, Any]) -> None:
+    """topology.json holds every admin's password: its owner's only."""
+    write_private(state_dir / "topology.json", json.dumps(document, indent=2))
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write `text` to `path`, a file readable by its owner only from the moment it exists
+    (an older file of wider mode is narrowed before it is written)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        os.fchmod(handle.fileno(), 0o600)
+        handle.write(text)
 
 
 def read_topology_json(state_dir: Path) -> dict[str, Any]:

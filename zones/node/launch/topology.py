@@ -28,7 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from zones.capabilities.values import CapabilityValue, parse_capabilities
-from zones.node.fields import ACCOUNT_NAME_PATTERN, ZONE_NAME_PATTERN, normalize_http_url
+from zones.node.fields import (
+    ACCOUNT_NAME_PATTERN,
+    ZONE_NAME_PATTERN,
+    check_allowed_child,
+    normalize_http_url,
+)
 from zones.node.launch.checks import (
     TopologyError,
 )
@@ -107,6 +112,8 @@ class Topology:
     admin_password: str | None
     parents: dict[str, tuple[str, ...]] = field(default_factory=dict)
     admin_username: str = "admin"
+    # Every zone's `[router] allowed_children` (None: the node's default, anywhere).
+    allowed_children: tuple[str, ...] | None = None
 
     @property
     def started_here(self) -> list[ZoneSpec]:
@@ -155,7 +162,15 @@ def parse_topology(raw: dict[str, Any]) -> Topology:
     _only_keys(
         "[defaults]",
         defaults,
-        {"host", "base_port", "poll_interval", "admin_password", "admin_username", "database"},
+        {
+            "host",
+            "base_port",
+            "poll_interval",
+            "admin_password",
+            "admin_username",
+            "database",
+            "allowed_children",
+        },
     )
     database = defaults.get("database")
     if database is not None:
@@ -169,6 +184,7 @@ def parse_topology(raw: dict[str, Any]) -> Topology:
     if admin_password is not None:
         admin_password = _text("defaults.admin_password", admin_password)
     admin_username = _account("defaults.admin_username", defaults.get("admin_username", "admin"))
+    allowed_children = _allowed_children(defaults.get("allowed_children"))
     entries = raw.get("zone", [])
     if not isinstance(entries, list) or not entries:
         raise TopologyError("define at least one [[zone]]")
@@ -185,10 +201,21 @@ def parse_topology(raw: dict[str, Any]) -> Topology:
         admin_password=admin_password,
         parents=_parents(zones),
         admin_username=admin_username,
+        allowed_children=allowed_children,
     )
     _check_ports(topology)
     _check_acyclic(topology)
     return topology
+
+
+def _allowed_children(value: Any) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    rules = _list("defaults.allowed_children", value)
+    try:
+        return tuple(check_allowed_child(_text("defaults.allowed_children", r)) for r in rules)
+    except ValueError as exc:
+        raise TopologyError(f"defaults.allowed_children: {exc}") from exc
 
 
 def _zone(

@@ -15,6 +15,7 @@ from zones.node.http.endpoints import Call, EndpointTable
 from zones.node.ui.assets import Asset, asset
 
 endpoints = EndpointTable("ui")
+REVALIDATED = {304: "Not modified: the copy of the etag given in If-None-Match is current"}
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -48,16 +49,34 @@ def serve(request: web.Request, file: Asset) -> web.Response:
     return web.Response(body=file.body, headers={**headers, "Content-Type": file.content_type})
 
 
-@endpoints.route("GET", "/ui", summary="The zone's live web page: its subtree, for people")
+@endpoints.route(
+    "GET",
+    "/ui",
+    summary="The zone's live web page: its subtree, for people",
+    answers=REVALIDATED,
+    content_type="text/html",
+)
 async def page(call: Call[None]) -> web.StreamResponse:
     return serve(call.request, asset("index.html", "text/html; charset=utf-8"))
 
 
-@endpoints.route("GET", "/ui/app.js", summary="The script of the zone's web page")
+@endpoints.route(
+    "GET",
+    "/ui/app.js",
+    summary="The script of the zone's web page",
+    answers=REVALIDATED,
+    content_type="text/javascript",
+)
 async def script(call: Call[None]) -> web.StreamResponse:
     return serve(call.request, asset("app.js", "text/javascript; charset=utf-8"))
 
 
-@endpoints.route("GET", "/ui/style.css", summary="The style sheet of the zone's web page")
+@endpoints.route(
+    "GET",
+    "/ui/style.css",
+    summary="The style sheet of the zone's web page",
+    answers=REVALIDATED,
+    content_type="text/css",
+)
 async def style(call: Call[None]) -> web.StreamResponse:
     return serve(call.request, asset("style.css", "text/css; charset=utf-8"))

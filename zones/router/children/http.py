@@ -35,6 +35,7 @@ from zones.errors import (
     ChildUnreachable,
 )
 from zones.node.http.request_ids import REQUEST_ID_HEADER
+from zones.router.children.allowed import AllowedChildren, NotAllowed
 from zones.router.children.schemas import ZoneInfo
 
 MAX_ANSWER_BYTES = 8 * 1024 * 1024
@@ -58,9 +59,20 @@ class ChildToken:
 class ChildClient:
     """Speaks to children over their public API, with a time limit on every call."""
 
-    def __init__(self, session: aiohttp.ClientSession, timeout: float) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        timeout: float,
+        allowed: AllowedChildren | None = None,
+    ) -> None:
         self._session = session
         self._timeout = timeout
+        self._allowed = allowed
+
+    async def check_allowed(self, api_url: str) -> None:
+        """A 400 naming zone.api_url when `router.allowed_children` does not allow it."""
+        if self._allowed is not None:
+            await self._allowed.check_url(api_url)
 
     async def login(
         self,
@@ -225,6 +237,8 @@ class ChildClient:
         """One HTTP exchange with a child, aiohttp's errors made ours."""
         limit = aiohttp.ClientTimeout(total=timeout)
         try:
+            if self._allowed is not None:
+                self._allowed.check_before_connecting(str(url))
             async with self._session.request(
                 method, url, json=payload, data=data, headers=headers, timeout=limit
             ) as response:
@@ -232,7 +246,12 @@ class ChildClient:
                 return response.status, response.headers, raw
         except TimeoutError as exc:
             raise ChildTimeout(f"{method} {url} did not answer in time") from exc
+        except NotAllowed as exc:
+            raise ChildUnreachable(f"{method} {url} was not contacted: {exc}") from exc
         except aiohttp.ClientConnectorError as exc:
+            if isinstance(exc.os_error, NotAllowed):
+                reason = f"{exc.os_error}"
+                raise ChildUnreachable(f"{method} {url} was not contacted: {reason}") from exc
             raise ChildUnreachable(f"{method} {url} could not be reached: {exc}") from exc
         except aiohttp.ClientError as exc:
             # Connected, maybe sent, then lost: the child may have acted on it.

@@ -15,11 +15,17 @@ from zones.errors import Conflict
 from zones.node.appkeys import SESSIONS, ZONE_UUID
 from zones.node.database import utcnow
 from zones.node.http.callers import Role
-from zones.node.http.endpoints import Call, EndpointTable, json_response
+from zones.node.http.endpoints import (
+    POSITIVE_ID,
+    Call,
+    EndpointTable,
+    QueryParameter,
+    json_response,
+)
 from zones.node.http.prefer import PREFERENCE_APPLIED, applied, wait_asked
 from zones.router.children import registry
 from zones.router.children.appkeys import CHILD_CLIENT
-from zones.router.children.filters import children_query, filter_children
+from zones.router.children.filters import STATES, children_query, filter_children
 from zones.router.children.models import ChildZone
 from zones.router.children.schemas import (
     Zone,
@@ -39,13 +45,13 @@ from zones.router.following.rounds import replace_capability_rows
 from zones.router.index.updates import forget_child, forget_child_answers
 
 endpoints = EndpointTable("zones")
-ID_PATH = {"id": "integer"}
+ID_PATH = {"id": POSITIVE_ID}
 # `{id}` never matches "info" or "tree", so PUT /zones/info is a 405 and not "id: must be an
 # integer".
 ZONE_ID = "{id:(?!(?:info|tree)$)[^/]+}"
 CREDENTIAL_FIELDS = ("api_url", "username", "password")
-FILTER_PARAMETERS = {
-    "state": "online, offline, disabled or unknown",
+FILTER_PARAMETERS: dict[str, str | QueryParameter] = {
+    "state": QueryParameter("the child's state", {"type": "string", "enum": list(STATES)}),
     "filters": (
         "any other parameter filters by what the child last reported: "
         "<capability>=value or <capability>=op:value (op: eq ne lt le gt ge in, in:a,b), "
@@ -137,6 +143,7 @@ def name_fields(given: str | None, probe: ProbeResult, api_url: str) -> dict[str
     summary="This zone as its parents see it",
     roles=[Role.ADMIN, Role.SERVICE],
     response=ZoneInfoEnvelope,
+    answers={304: "Not modified: still the info of the etag given in If-None-Match"},
 )
 async def zone_info(call: Call[None]) -> web.StreamResponse:
     """Held, with `If-None-Match` and `Prefer: wait=N`, until the info differs from that etag
@@ -182,9 +189,11 @@ async def list_zones(call: Call[None]) -> web.StreamResponse:
     body=ZoneCreateEnvelope,
     response=ZoneEnvelope,
     status=201,
+    errors=[Conflict],
 )
 async def add_zone(call: Call[ZoneCreateEnvelope]) -> web.StreamResponse:
     new = call.body.zone
+    await call.app[CHILD_CLIENT].check_allowed(new.api_url)
     probe = await probe_child(
         call.app[CHILD_CLIENT], new.api_url, new.username, new.password, call.request_id
     )
@@ -210,7 +219,7 @@ async def add_zone(call: Call[ZoneCreateEnvelope]) -> web.StreamResponse:
     summary="One child",
     roles=[Role.ADMIN],
     response=ZoneEnvelope,
-    path_types=ID_PATH,
+    path_rules=ID_PATH,
 )
 async def show_zone(call: Call[None]) -> web.StreamResponse:
     async with call.app[SESSIONS].begin() as session:
@@ -224,7 +233,7 @@ async def show_zone(call: Call[None]) -> web.StreamResponse:
     summary="One child with what was last learnt from it",
     roles=[Role.ADMIN],
     response=ZoneDetailEnvelope,
-    path_types=ID_PATH,
+    path_rules=ID_PATH,
 )
 async def show_zone_detail(call: Call[None]) -> web.StreamResponse:
     async with call.app[SESSIONS].begin() as session:
@@ -239,7 +248,8 @@ async def show_zone_detail(call: Call[None]) -> web.StreamResponse:
     roles=[Role.ADMIN],
     body=ZoneUpdateEnvelope,
     response=ZoneEnvelope,
-    path_types=ID_PATH,
+    path_rules=ID_PATH,
+    errors=[Conflict],
 )
 async def update_zone(call: Call[ZoneUpdateEnvelope]) -> web.StreamResponse:
     child_id = call.path_id()
@@ -273,6 +283,7 @@ async def reprobe(
 ) -> tuple[ProbeResult, dict[str, Any]]:
     """Contact the child again with its new URL or credentials; learn what changed."""
     api_url = changes.get("api_url", child.api_url)
+    await call.app[CHILD_CLIENT].check_allowed(api_url)
     username = changes.get("username", child.username)
     try:
         password = changes.get("password") or call.app[SECRET_BOX].open(child.password_encrypted)
@@ -294,7 +305,7 @@ async def reprobe(
     summary="Remove a child",
     roles=[Role.ADMIN],
     status=204,
-    path_types=ID_PATH,
+    path_rules=ID_PATH,
 )
 async def delete_zone(call: Call[None]) -> web.StreamResponse:
     async with call.app[SESSIONS].begin() as session:

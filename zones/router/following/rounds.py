@@ -97,10 +97,10 @@ async def record_round(
 ) -> list[PollOutcome]:
     """Write every outcome and return them as recorded (each told to `observe`)."""
     ids = [outcome.child_id for outcome in outcomes]
-    children = {
-        child.id: child
-        for child in await session.scalars(select(ChildZone).where(ChildZone.id.in_(ids)))
-    }
+    # Not locked: the writes of a create or delete take the client index before the child,
+    # and so does a round; a child removed between this read and the writes is met below.
+    chosen = select(ChildZone).where(ChildZone.id.in_(ids))
+    children = {child.id: child for child in await session.scalars(chosen)}
     before = {child.id: child.state for child in children.values()}
     recorded = await _record_round(session, children, outcomes, failures_before_offline, own_uuid)
     if observe is not None:
@@ -135,12 +135,27 @@ async def _record_round(
             ]
     except SQLAlchemyError as exc:
         log.warning("cannot store a poll round at once (%s); storing child by child", exc)
-    for child, _ in current:
-        await session.refresh(child)
     return [
         await _record_one(session, child, outcome, failures_before_offline, own_uuid)
-        for child, outcome in current
+        for child, outcome in await _still_there(session, current)
     ]
+
+
+async def _still_there(
+    session: AsyncSession, current: list[tuple[ChildZone, PollOutcome]]
+) -> list[tuple[ChildZone, PollOutcome]]:
+    """The children of the round that were not removed while it was being written, read
+    again (the failed savepoint left them expired); the removed ones are let go."""
+    ids = [outcome.child_id for _, outcome in current]
+    present = set(await session.scalars(select(ChildZone.id).where(ChildZone.id.in_(ids))))
+    kept = []
+    for child, outcome in current:
+        if outcome.child_id in present:
+            await session.refresh(child)
+            kept.append((child, outcome))
+        else:
+            session.expunge(child)
+    return kept
 
 
 def _still_polled_as(child: ChildZone, target: PollTarget) -> bool:

@@ -21,11 +21,24 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from zones.capabilities.matching import parse_requirements, parse_resources
-from zones.errors import BadRequest, ChildError, Forbidden, NotFound, SubtreeUnavailable
+from zones.errors import (
+    BadRequest,
+    ChildError,
+    Conflict,
+    Forbidden,
+    NotFound,
+    SubtreeUnavailable,
+)
 from zones.node.appkeys import SESSIONS, SETTINGS
 from zones.node.fields import ACCOUNT_NAME_PATTERN, UUID_PATTERN
 from zones.node.http.callers import Identity, Role
-from zones.node.http.endpoints import Call, EndpointTable, json_response
+from zones.node.http.endpoints import (
+    Call,
+    EndpointTable,
+    NamePattern,
+    QueryParameter,
+    json_response,
+)
 from zones.node.metrics.registry import METRICS
 from zones.router.children.forwarding import (
     CLIENT_HEADER,
@@ -60,10 +73,14 @@ endpoints = EndpointTable("instances")
 ModelT = TypeVar("ModelT", bound=BaseModel)
 USERS = [Role.MEMBER, Role.ADMIN]
 INSTANCE_ID = "{id}"
-LIST_PARAMETERS = {
-    "limit": "page size, 1 to 1000 [100]",
+INSTANCE_ID_RULE = {"id": NamePattern(UUID_PATTERN)}
+LIST_PARAMETERS: dict[str, str | QueryParameter] = {
+    "limit": QueryParameter("page size [100]", local.PAGE_LIMIT),
     "marker": "the id of the last instance of the previous page",
-    "all_clients": "true: every client's instances (admins, and parents' service accounts)",
+    "all_clients": QueryParameter(
+        "true: every client's instances (admins, and parents' service accounts)",
+        {"type": "string", "enum": ["true", "false"]},
+    ),
     "after": "parents' form of the marker: <created_at>,<id>",
 }
 
@@ -162,6 +179,7 @@ def validated(model: type[ModelT], document: dict[str, Any]) -> ModelT:
     body=InstanceCreateEnvelope,
     response=InstanceEnvelope,
     status=201,
+    errors=[Conflict],
 )
 async def create_instance(call: Call[InstanceCreateEnvelope]) -> web.StreamResponse:
     conditions, resources = checked_body(call)
@@ -217,6 +235,8 @@ def placement_of(instance: dict[str, Any], here: str) -> str:
     roles=USERS,
     body=MoveEnvelope,
     response=InstanceEnvelope,
+    path_rules=INSTANCE_ID_RULE,
+    errors=[Conflict],
 )
 async def move_instance(call: Call[MoveEnvelope]) -> web.StreamResponse:
     instance_id = call.path_name("id", UUID_PATTERN)
@@ -275,6 +295,7 @@ async def list_instances(call: Call[None]) -> web.StreamResponse:
     summary="One instance, wherever in this subtree it lives",
     roles=USERS,
     response=InstanceEnvelope,
+    path_rules=INSTANCE_ID_RULE,
 )
 async def show_instance(call: Call[None]) -> web.StreamResponse:
     instance_id = call.path_name("id", UUID_PATTERN)
@@ -292,6 +313,7 @@ async def show_instance(call: Call[None]) -> web.StreamResponse:
     summary="Delete an instance wherever it lives, and free what it held",
     roles=USERS,
     status=204,
+    path_rules=INSTANCE_ID_RULE,
 )
 async def delete_instance(call: Call[None]) -> web.StreamResponse:
     instance_id = call.path_name("id", UUID_PATTERN)

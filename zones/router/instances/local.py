@@ -88,6 +88,13 @@ def after_position(
     )
 
 
+PAGE_LIMIT: dict[str, object] = {
+    "type": "integer",
+    "minimum": 1,
+    "maximum": MAX_PAGE,
+}  # as page_limit reads it
+
+
 def page_limit(raw: str | None) -> int:
     if raw is None:
         return 100

@@ -40,6 +40,7 @@ from zones.node.database import (
     upsert,
     utcnow,
 )
+from zones.router.children.allowed import allowed_of, guarded_connector
 from zones.router.children.http import ChildClient
 from zones.router.children.models import ChildZone
 from zones.router.children.tokens import ChildCredentials, ChildTokens
@@ -81,8 +82,10 @@ async def reindex(settings: Settings) -> Report:
         await migrate(engine)
         sessions = create_sessions(engine)
         box = load_secret_box(settings.secrets_dir)
-        async with aiohttp.ClientSession() as http:
-            child_client = ChildClient(http, timeout=settings.router.child_timeout)
+        rules = settings.router.allowed_children
+        connector = guarded_connector(rules, settings.trusted_issuers)
+        async with aiohttp.ClientSession(connector=connector) as http:
+            child_client = ChildClient(http, settings.router.child_timeout, allowed_of(rules))
             asker = Asker(child_client, ChildTokens(child_client, box), settings.zone.name)
             await mark_rebuilding(sessions, True)
             try:

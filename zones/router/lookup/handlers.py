@@ -18,15 +18,15 @@ from aiohttp import web
 
 from zones.auth import users
 from zones.auth.appkeys import TOKEN_ISSUER
-from zones.errors import BadRequest, Forbidden, NotFound, Unavailable
+from zones.errors import BadRequest, Forbidden, NotFound, Unauthorized, Unavailable
 from zones.node.appkeys import SESSIONS, SETTINGS
 from zones.node.database import utcnow
 from zones.node.fields import ACCOUNT_NAME_PATTERN
 from zones.node.http.callers import Role
-from zones.node.http.endpoints import Call, EndpointTable, json_response
+from zones.node.http.endpoints import Call, EndpointTable, QueryParameter, json_response
 from zones.router.index import answers
 from zones.router.index.appkeys import KEPT_ANSWERS
-from zones.router.instances.local import page_limit
+from zones.router.instances.local import PAGE_LIMIT, page_limit
 from zones.router.instances.route import checked_route
 from zones.router.lookup.asking import ask_children
 from zones.router.lookup.schemas import (
@@ -49,6 +49,7 @@ endpoints = EndpointTable("auth")
     body=TokenRequest,
     response=TokenAnswer,
     status=201,
+    errors=[Unauthorized],
 )
 async def issue_token(call: Call[TokenRequest]) -> web.StreamResponse:
     async with call.app[SESSIONS].begin() as session:
@@ -91,7 +92,13 @@ def client_parameter(call: Call[None]) -> str:
     summary="The lowest zone in this subtree that manages a client (from the index, no fan-out)",
     roles=[Role.ADMIN, Role.SERVICE, Role.MEMBER],
     response=LookupAnswer,
-    query={"client": "the client asked about (members: their own only)"},
+    query={
+        "client": QueryParameter(
+            "the client asked about (members: their own only)",
+            {"type": "string", "pattern": ACCOUNT_NAME_PATTERN},
+            required=True,
+        )
+    },
 )
 async def lookup_client(call: Call[None]) -> web.StreamResponse:
     client = client_parameter(call)
@@ -113,7 +120,7 @@ async def lookup_client(call: Call[None]) -> web.StreamResponse:
     response=LookupChanges,
     query={
         "after": "<changed_at>,<client>: the last change of the previous page; omitted: all",
-        "limit": "1 to 1000 [100]",
+        "limit": QueryParameter("page size [100]", PAGE_LIMIT),
     },
 )
 async def lookup_changes(call: Call[None]) -> web.StreamResponse:

@@ -28,6 +28,7 @@ from sqlalchemy import func, select
 from zones.auth.tokens import token_from_headers
 from zones.capabilities.aggregate import free_of_hosts, free_to_json
 from zones.capabilities.hosts.appkeys import HOST_BOARD
+from zones.errors import Forbidden, Unauthorized, Unavailable
 from zones.node.appkeys import SESSIONS, SETTINGS
 from zones.node.http.callers import AUTHENTICATOR, Role, require_roles
 from zones.node.http.endpoints import Call, EndpointTable
@@ -45,6 +46,8 @@ INSTANCE_STATUSES = ("ACTIVE", "ERROR", "UNKNOWN", "DELETED")
     "GET",
     "/metrics",
     summary="Prometheus text exposition: admins, the [metrics] token, or anyone when open",
+    errors=[Unauthorized, Forbidden, Unavailable],
+    content_type="text/plain",
 )
 async def metrics(call: Call[None]) -> web.StreamResponse:
     await allow_scrape(call.request)

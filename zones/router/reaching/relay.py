@@ -37,6 +37,7 @@ from zones.node.appkeys import SETTINGS, ZONE_UUID
 from zones.node.fields import ZONE_NAME_PATTERN
 from zones.node.http.prefer import wait_asked
 from zones.node.http.request_ids import REQUEST_ID_HEADER, request_id_of
+from zones.node.http.server import read_body
 from zones.node.metrics.registry import METRICS
 from zones.router.children.appkeys import CHILD_CLIENT, CHILD_TOKENS
 from zones.router.children.forwarding import (
@@ -109,7 +110,7 @@ async def relay(request: web.Request, target: str) -> web.Response:
     if not candidates:
         name = request.app[SETTINGS].zone.name
         raise NotFound(f"zone: no zone named {target!r} in the subtree of {name!r}")
-    body = await request.read()
+    body = await read_body(request)
     allowed = await time_allowed(request)
     unreachable: ChildUnreachable | None = None
     for child in candidates:
