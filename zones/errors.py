@@ -8,6 +8,7 @@ imports aiohttp, so the data layer stays free of the web framework.
     ├── BadRequest             400  malformed or invalid input (detail names the field)
     ├── Unauthorized           401  missing, bad or expired credentials
     ├── Forbidden              403  role or client not allowed
+    │   └── QuotaExceeded      403  a create or move past a client's quota (`limit`, `usage`)
     ├── NotFound               404
     ├── MethodNotAllowed       405
     ├── Conflict               409  duplicate name, id reused with another body
@@ -56,6 +57,13 @@ class Unauthorized(ZonesError):
 class Forbidden(ZonesError):
     status = 403
     title = "Forbidden"
+
+
+class QuotaExceeded(Forbidden):
+    """A create or move entering a zone would take its client past a quota set there."""
+
+    def __init__(self, detail: str, limit: dict[str, Any], usage: dict[str, Any]) -> None:
+        super().__init__(detail, reason="quota-exceeded", limit=limit, usage=usage)
 
 
 class NotFound(ZonesError):

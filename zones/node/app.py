@@ -81,6 +81,9 @@ from zones.router.instances.appkeys import ROUTING_CACHE, WRITE_SUMMARY
 from zones.router.instances.cache import RoutingCache
 from zones.router.lookup import handlers as lookup_handlers
 from zones.router.observing import scrape as scrape_handlers
+from zones.router.quotas import handlers as quota_handlers
+from zones.router.quotas.appkeys import KEPT_QUOTAS
+from zones.router.quotas.kept import KeptQuotas
 from zones.router.reaching.relay import relay_middleware
 
 log = logging.getLogger("zones.node")
@@ -92,6 +95,7 @@ ENDPOINT_TABLES: tuple[EndpointTable, ...] = (
     zone_handlers.endpoints,
     tree_handlers.endpoints,
     instance_handlers.endpoints,
+    quota_handlers.endpoints,
     ui_handlers.endpoints,
     scrape_handlers.endpoints,
 )
@@ -239,6 +243,7 @@ async def http_session_context(app: web.Application) -> AsyncIterator[None]:
             app[SESSIONS], app[CLAIMS], children_ttl=settings.router.reread_interval
         )
         app[KEPT_ANSWERS] = KeptAnswers(app[SESSIONS], max_age=settings.router.reread_interval)
+        app[KEPT_QUOTAS] = KeptQuotas(app[SESSIONS], max_age=settings.router.reread_interval)
         app[ZONE_INFO] = ZoneInfoKeeper(
             settings,
             app[ZONE_UUID],

@@ -24,6 +24,7 @@ from pydantic import (
     field_validator,
 )
 
+from zones.capabilities.reserved import parse_reserved
 from zones.capabilities.values import CapabilityValue, parse_capabilities
 from zones.errors import ConfigError
 from zones.node.fields import AccountName, AllowedChild, HttpUrl, ZoneName
@@ -52,6 +53,9 @@ class ZoneSettings(_Section):
     url: HttpUrl | None = None
     database: str | None = None
     capabilities: dict[str, CapabilityValue] = Field(default_factory=dict)
+    # Capability keys this zone keeps its whole subtree for: only instances whose requirements
+    # name every one of them are placed here or below (zones.capabilities.reserved).
+    reserved: tuple[str, ...] = ()
     secrets_dir: Path | None = None
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024, le=64 * 1024 * 1024)
     # Worker processes serving the zone behind its one address (zones.node.supervisor); more
@@ -79,6 +83,11 @@ class ZoneSettings(_Section):
         if not isinstance(value, Mapping):
             raise ValueError("must be a table of key = value")
         return parse_capabilities(value)
+
+    @field_validator("reserved", mode="before")
+    @classmethod
+    def _check_reserved(cls, value: Any) -> Any:
+        return parse_reserved(value)
 
     @field_validator("database")
     @classmethod
@@ -133,6 +142,10 @@ class RouterSettings(_Section):
     # ("*.dc.example.com"). Checked at zone-add and PUT, and on every connection to a
     # child (a name must resolve inside a CIDR unless a pattern names it). None: anywhere.
     allowed_children: tuple[AllowedChild, ...] | None = None
+    # Which host or child takes a create first: "spread", the one with the most free room
+    # (work spreads out), or "pack", the least room that fits (bin packing keeps whole hosts
+    # and zones free); zones.router.instances.placement.
+    strategy: Literal["spread", "pack"] = "spread"
 
 
 class HostsSettings(_Section):

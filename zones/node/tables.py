@@ -6,6 +6,7 @@ from zones.node.identity import ZoneIdentity
 from zones.router.children.models import ChildCapability, ChildFree, ChildZone
 from zones.router.index.models import ClientChild, ClientIndex, IndexRebuild
 from zones.router.instances.models import Instance, InstanceMapping
+from zones.router.quotas.models import QuotaRow
 
 __all__ = [
     "ClientChild",
@@ -18,6 +19,7 @@ __all__ = [
     "HostResource",
     "Instance",
     "InstanceMapping",
+    "QuotaRow",
     "TokenRevocation",
     "User",
     "ZoneIdentity",

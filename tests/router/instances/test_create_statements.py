@@ -57,12 +57,13 @@ async def test_a_create_costs_each_zone_on_its_path_a_fixed_number_of_statements
     middle, holder = await create_counted(tree)
     # An id made where the create entered is new everywhere: no zone looks for an earlier
     # attempt. The middle zone writes its mapping and index delta and reads the answer it
-    # sends up; the holder takes the room, writes the instance and the delta, and reads.
+    # sends up; the holder takes the room, writes the instance and the delta, moves the
+    # client's resource sums (the usage quotas count, read under the delta's lock), and reads.
     # Then each reads, in a second transaction, the counts its info shows, for the summary
     # its answer carries up (X-Zones-Summary).
     assert (middle.cost, holder.cost) == (
         {"statements": 5, "transactions": 2},
-        {"statements": 5, "transactions": 2},
+        {"statements": 6, "transactions": 2},
     ), "\n".join(["middle:", *middle.statements, "holder:", *holder.statements])
 
 
@@ -76,7 +77,7 @@ async def test_a_create_with_its_own_id_also_looks_for_an_earlier_attempt(
     middle, holder = await create_counted(tree, instance_id=SUPPLIED)
     assert (middle.cost, holder.cost) == (
         {"statements": 6, "transactions": 3},
-        {"statements": 6, "transactions": 2},
+        {"statements": 7, "transactions": 2},
     ), "\n".join(["middle:", *middle.statements, "holder:", *holder.statements])
     first = await tree.admins["top"].call("GET", f"/instances/{SUPPLIED}")
     again = await tree.admins["top"].call("POST", "/instances", json_body=body_with(SUPPLIED))

@@ -221,4 +221,4 @@ class HostBoard:
 
 def offer(host: LiveHost) -> tuple[object, ...]:
     """What a host offers placement, its expiry aside."""
-    return (host.capabilities, host.inventory, host.allocations)
+    return (host.capabilities, host.reserved, host.inventory, host.allocations)

@@ -33,12 +33,15 @@ HOST_NAME = {"name": NamePattern(HOST_NAME_PATTERN)}
 async def heartbeat(call: Call[HeartbeatEnvelope]) -> web.StreamResponse:
     name = call.path_name("name", HOST_NAME_PATTERN)
     beat, board = call.body.host, call.app[HOST_BOARD]
-    digest = registry.heartbeat_digest(beat.capabilities, beat.inventory, beat.ttl, call.caller)
+    reserved = tuple(beat.reserved)
+    digest = registry.heartbeat_digest(
+        beat.capabilities, beat.inventory, beat.ttl, call.caller, reserved
+    )
     live = board.beat_in_memory(name, digest, beat.ttl)
     if live is None:
         async with call.app[SESSIONS].begin() as session:
             live = await registry.record_heartbeat(
-                session, name, beat.capabilities, beat.inventory, beat.ttl, call.caller
+                session, name, beat.capabilities, beat.inventory, beat.ttl, call.caller, reserved
             )
             board.heard(session, live)
     return json_response(HostEnvelope(host=Host(**registry.host_record(live))))

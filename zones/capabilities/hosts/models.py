@@ -22,6 +22,8 @@ class Host(Base):
 
     name: Mapped[str] = mapped_column(String(255), primary_key=True)
     capabilities: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # The capability keys the host keeps itself for (zones.capabilities.reserved), sorted.
+    reserved: Mapped[list[str]] = mapped_column(JSON, default=list)
     ttl: Mapped[float] = mapped_column(Float)
     # "user@issuer" of the account whose heartbeats keep this host; see record_heartbeat.
     reported_by: Mapped[str] = mapped_column(String(600))

@@ -49,6 +49,7 @@ class LiveHost:
     allocations: dict[str, float]
     expires_at: datetime
     digest: str | None = None  # what its last stored heartbeat said, hashed
+    reserved: tuple[str, ...] = ()  # the capability keys it keeps itself for, sorted
 
     @property
     def free(self) -> dict[str, float]:
@@ -64,12 +65,13 @@ async def record_heartbeat(
     inventory: Mapping[str, float],
     ttl: float,
     reporter: Identity,
+    reserved: tuple[str, ...] = (),
 ) -> LiveHost:
     """Store a heartbeat. A live host belongs to the account that reports it: another
     host account may not speak for it until it expires (admins may, and take it over)."""
     now = utcnow()
     reported_by = _reported_by(reporter)
-    digest = heartbeat_digest(capabilities, inventory, ttl, reporter)
+    digest = heartbeat_digest(capabilities, inventory, ttl, reporter, reserved)
     unchanged = await _refresh_unchanged(session, name, digest, now + timedelta(seconds=ttl), now)
     if unchanged is not None:
         return unchanged
@@ -84,6 +86,7 @@ async def record_heartbeat(
         {
             "name": name,
             "capabilities": dict(capabilities),
+            "reserved": list(reserved),
             "ttl": ttl,
             "reported_by": reported_by,
             "expires_at": now + timedelta(seconds=ttl),
@@ -113,10 +116,13 @@ def heartbeat_digest(
     inventory: Mapping[str, float],
     ttl: float,
     reporter: Identity,
+    reserved: tuple[str, ...] = (),
 ) -> str:
     """Everything a heartbeat says, hashed: the same digest means nothing but the expiry moves
     (the reporter is in it, so a digest match is also the account that holds the host)."""
-    said = [dict(capabilities), {key: float(total) for key, total in inventory.items()}]
+    said: list[Any] = [dict(capabilities), {key: float(total) for key, total in inventory.items()}]
+    if reserved:  # only then: the digests of hosts that reserve nothing stay as they were
+        said.append(sorted(reserved))
     document = json.dumps(
         [*said, float(ttl), _reported_by(reporter)], sort_keys=True, separators=(",", ":")
     )
@@ -141,6 +147,7 @@ async def _refresh_unchanged(
         allocations={key: float(used) for key, (_, used) in amounts.items()},
         expires_at=row.expires_at,
         digest=digest,
+        reserved=tuple(row.reserved or ()),
     )
 
 
@@ -167,7 +174,9 @@ def _refresh_statement(dialect: str) -> Any:
         .where(HostResource.host_name == Host.name)
         .scalar_subquery()
     )
-    return _move_expiry.returning(Host.capabilities, Host.expires_at, amounts.label("amounts"))
+    return _move_expiry.returning(
+        Host.capabilities, Host.reserved, Host.expires_at, amounts.label("amounts")
+    )
 
 
 async def move_expiries(session: AsyncSession, moves: list[dict[str, Any]]) -> None:
@@ -196,6 +205,7 @@ def _view(host: Host) -> LiveHost:
         allocations={row.resource: row.used for row in host.resources},
         expires_at=host.expires_at,
         digest=host.digest,
+        reserved=tuple(host.reserved or ()),
     )
 
 
@@ -230,6 +240,7 @@ def host_record(host: LiveHost) -> dict[str, Any]:
         "inventory": host.inventory,
         "allocations": host.allocations,
         "free": host.free,
+        "reserved": list(host.reserved),
         "expires_at": host.expires_at,
     }
 

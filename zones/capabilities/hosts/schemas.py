@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import Field, StringConstraints, ValidationInfo, field_validator
 
+from zones.capabilities.reserved import MAX_RESERVED, parse_reserved
 from zones.capabilities.values import (
+    KEY_PATTERN,
     MAX_CAPABILITIES,
     CapabilityValue,
     check_key,
@@ -18,6 +20,7 @@ from zones.node.http.schemas import RequestModel, ResponseModel
 HOST_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$"
 HostName = Annotated[str, StringConstraints(pattern=HOST_NAME_PATTERN)]
 Amount = Annotated[float, Field(ge=0, le=1e15, allow_inf_nan=False)]
+CapabilityKey = Annotated[str, StringConstraints(pattern=KEY_PATTERN.pattern)]
 
 
 class Heartbeat(RequestModel):
@@ -26,6 +29,12 @@ class Heartbeat(RequestModel):
     capabilities: dict[str, CapabilityValue] = Field(default_factory=dict)
     inventory: dict[str, Amount] = Field(default_factory=dict)
     ttl: Annotated[float, Field(gt=0, le=86400, allow_inf_nan=False)] = 30.0
+    reserved: list[CapabilityKey] = Field(
+        default_factory=list,
+        max_length=MAX_RESERVED,
+        description="capability keys of this host it keeps itself for: only instances whose "
+        "requirements name every one of them are placed on it",
+    )
 
     @field_validator("capabilities", mode="before")
     @classmethod
@@ -44,6 +53,18 @@ class Heartbeat(RequestModel):
                 check_key(key)
         return value
 
+    @field_validator("reserved", mode="after")
+    @classmethod
+    def _reserved_among_capabilities(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        # A key the host lacks would keep it from everything: no requirement can meet it there.
+        capabilities = info.data.get("capabilities")
+        if capabilities is None:
+            return value  # refused already, for its own reason
+        missing = sorted(set(value) - set(capabilities))
+        if missing:
+            raise ValueError(f"{', '.join(missing)}: not among this host's capabilities")
+        return list(parse_reserved(value))
+
 
 class HeartbeatEnvelope(RequestModel):
     host: Heartbeat
@@ -55,6 +76,7 @@ class Host(ResponseModel):
     inventory: dict[str, float]
     allocations: dict[str, float]
     free: dict[str, float]
+    reserved: list[str] = Field(description="the capability keys this host keeps itself for")
     expires_at: datetime
 
 

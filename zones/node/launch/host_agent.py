@@ -5,7 +5,10 @@ One process keeps any number of hosts alive, at any number of zones: every
 host runs the same command for itself. The spec (JSON):
 
     {"ttl": 15, "zones": [{"url": ..., "username": ..., "password": ...,
-      "hosts": [{"name": ..., "capabilities": {...}, "inventory": {...}}]}]}
+      "hosts": [{"name": ..., "capabilities": {...}, "inventory": {...},
+                 "reserved": [...]}]}]}
+
+`reserved` (optional) names the capability keys a host keeps itself for.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ class ZoneHeartbeats:
             "host": {
                 "capabilities": host.get("capabilities", {}),
                 "inventory": host.get("inventory", {}),
+                "reserved": host.get("reserved", []),
                 "ttl": self._ttl,
             }
         }

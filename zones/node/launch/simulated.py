@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from zones.capabilities.reserved import parse_reserved
 from zones.capabilities.values import CapabilityValue, check_key, parse_capabilities
 from zones.node.launch.checks import TopologyError, list_of, number, only_keys, table, text
 
@@ -16,11 +17,12 @@ class SimulatedHost:
     name: str
     capabilities: dict[str, CapabilityValue]
     inventory: dict[str, float]
+    reserved: tuple[str, ...] = ()  # capability keys it keeps itself for (its heartbeats say)
 
 
 def simulated_hosts(where: str, zone: str, group: Any) -> list[SimulatedHost]:
     group = table(f"{where}: hosts", group)
-    only_keys(f"{where}: hosts", group, {"count", "names", "capabilities", "inventory"})
+    only_keys(f"{where}: hosts", group, {"count", "names", "capabilities", "inventory", "reserved"})
     names = group.get("names")
     if names is None:
         count = group.get("count", 1)
@@ -45,6 +47,12 @@ def simulated_hosts(where: str, zone: str, group: Any) -> list[SimulatedHost]:
                 f"{where}: hosts.inventory", group.get("inventory", {})
             ).items()
         }
+        reserved = parse_reserved(group.get("reserved", []))
     except ValueError as exc:
         raise TopologyError(f"{where}: hosts: {exc}") from exc
-    return [SimulatedHost(host_name, capabilities, inventory) for host_name in names]
+    missing = sorted(set(reserved) - set(capabilities))
+    if missing:
+        raise TopologyError(
+            f"{where}: hosts.reserved: {', '.join(missing)}: not among the hosts' capabilities"
+        )
+    return [SimulatedHost(host_name, capabilities, inventory, reserved) for host_name in names]

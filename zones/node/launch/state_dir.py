@@ -88,7 +88,12 @@ def write_agent_spec(state_dir: Path, topology: Topology, password: str) -> Path
             "username": deploy.HOST_AGENT_USER,
             "password": password,
             "hosts": [
-                {"name": host.name, "capabilities": host.capabilities, "inventory": host.inventory}
+                {
+                    "name": host.name,
+                    "capabilities": host.capabilities,
+                    "inventory": host.inventory,
+                    "reserved": list(host.reserved),
+                }
                 for host in zone.hosts
             ],
         }

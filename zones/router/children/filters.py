@@ -7,6 +7,9 @@ Syntax, one condition per query parameter, all of them required:
     ?os=in:linux,windows           `in` takes a comma-separated list
     ?ram_mb.free.max=ge:4096       free inventory: the most free on one host below the child
     ?ram_mb.free.sum=gt:0          free inventory: all of it below the child
+    ?ram_mb.free_open.max=ge:4096  the same of the open room only, which no reserved key
+    ?ram_mb.free_open.sum=gt:0     keeps (zones.capabilities.reserved): where a create that
+                                   names no reserved key may go
     ?state=online                  the child's state (online, offline, disabled, unknown)
 
 A value is read as whatever its text can be: `2` matches the number 2 and the
@@ -31,7 +34,7 @@ from zones.node.fields import refuse_control_characters
 from zones.router.children.models import ChildCapability, ChildFree, ChildZone
 
 OPERATORS = ("eq", "ne", "lt", "le", "gt", "ge", "in")
-FREE_PARAMETER = re.compile(r"^([a-z][a-z0-9_]{0,63})\.free\.(max|sum)$")
+FREE_PARAMETER = re.compile(r"^([a-z][a-z0-9_]{0,63})\.(free|free_open)\.(max|sum)$")
 STATES = ("online", "offline", "disabled", "unknown")
 RESERVED = frozenset({"limit", "marker", "zone"})  # zone: ?zone= reaches a descendant
 
@@ -70,9 +73,14 @@ def condition_for(parameter: str, text: str) -> ColumnElement[bool]:
     op, operand = split_operator(parameter, text)
     free = FREE_PARAMETER.fullmatch(parameter)
     if free:
-        return _free_condition(parameter, free.group(1), free.group(2), op, operand)
+        return _free_condition(
+            parameter, free.group(1), (free.group(2), free.group(3)), op, operand
+        )
     if not KEY_PATTERN.fullmatch(parameter):
-        raise BadRequest(f"{parameter}: not a capability key, a <resource>.free.max|sum or state")
+        raise BadRequest(
+            f"{parameter}: not a capability key, a <resource>.free.max|sum, "
+            "a <resource>.free_open.max|sum or state"
+        )
     operands = operand.split(",") if op == "in" else [operand]
     if op == "in":
         return or_(*(_capability_condition(parameter, "eq", part) for part in operands))
@@ -87,13 +95,21 @@ def _state_condition(text: str) -> ColumnElement[bool]:
     return and_(ChildZone.enabled.is_(True), ChildZone.state == text)
 
 
+FREE_COLUMNS: dict[tuple[str, str], InstrumentedAttribute[Any]] = {
+    ("free", "max"): ChildFree.max,
+    ("free", "sum"): ChildFree.sum,
+    ("free_open", "max"): ChildFree.open_max,  # null (no open room of it) matches nothing
+    ("free_open", "sum"): ChildFree.open_sum,
+}
+
+
 def _free_condition(
-    parameter: str, resource: str, column_name: str, op: str, operand: str
+    parameter: str, resource: str, column_name: tuple[str, str], op: str, operand: str
 ) -> ColumnElement[bool]:
     number = as_number(operand)
     if number is None or op in ("in", "ne"):
         raise BadRequest(f"{parameter}: give a number with eq, lt, le, gt or ge, like ge:4096")
-    column = ChildFree.max if column_name == "max" else ChildFree.sum
+    column = FREE_COLUMNS[column_name]
     return exists().where(
         ChildFree.child_id == ChildZone.id,
         ChildFree.resource == resource,

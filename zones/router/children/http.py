@@ -27,6 +27,7 @@ from pydantic import ValidationError
 from yarl import URL
 
 from zones.capabilities.aggregate import aggregate_from_json, free_from_json
+from zones.capabilities.reserved import Room
 from zones.errors import (
     ChildAnswerLost,
     ChildError,
@@ -148,6 +149,8 @@ class ChildClient:
             info = ZoneInfo.model_validate(body.get("zone"))
             aggregate_from_json(info.capabilities)
             free_from_json(info.free)
+            if info.open is not None:
+                Room.from_json(info.open.model_dump())
         except (ValidationError, ValueError) as exc:
             raise ChildError(f"child at {api_url} answered /zones/info in another shape") from exc
         return info, held

@@ -86,7 +86,8 @@ class ChildCapability(Base):
 
 
 class ChildFree(Base):
-    """A child's free amount of one resource: most on one host, and the total."""
+    """A child's free amount of one resource: most on one host, and the total; and the same of
+    its open room (what no reserved key keeps; zones.capabilities.reserved), null for none."""
 
     __tablename__ = "child_free"
 
@@ -96,3 +97,5 @@ class ChildFree(Base):
     resource: Mapped[str] = mapped_column(String(64), primary_key=True)
     max: Mapped[float] = mapped_column(Float)
     sum: Mapped[float] = mapped_column(Float)
+    open_max: Mapped[float | None] = mapped_column(Float, nullable=True)
+    open_sum: Mapped[float | None] = mapped_column(Float, nullable=True)

@@ -5,13 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
+from zones.capabilities.values import KEY_PATTERN
 from zones.node.fields import HttpUrl, Password, PlainText255, ZoneName, ZoneUuid
 from zones.node.http.schemas import PatchModel, RequestModel, ResponseModel
 from zones.router.children.models import ZoneState
 
 ChildUsername = PlainText255
+CapabilityKey = Annotated[str, StringConstraints(pattern=KEY_PATTERN.pattern)]
 WeightOffset = Annotated[float, Field(ge=-1e6, le=1e6, allow_inf_nan=False)]
 
 
@@ -82,6 +84,14 @@ class Unavailable(ResponseModel):
     free: dict[str, dict[str, float]] = Field(default_factory=dict)
 
 
+class OpenRoom(ResponseModel):
+    """The part of a zone's room that no reserved key keeps, aggregated as in ZoneInfo."""
+
+    capabilities: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    free: dict[str, dict[str, float]] = Field(default_factory=dict)
+    hosts: int = Field(default=0, ge=0)
+
+
 class ZoneInfo(ResponseModel):
     """A zone as its parents see it (`GET /zones/info`)."""
 
@@ -111,6 +121,17 @@ class ZoneInfo(ResponseModel):
         default_factory=lambda: Unavailable(),
         description="what the subtree's offline zones last reported, kept apart from "
         "capabilities and free: a parent tells 'nothing fits' from 'what fits is down'",
+    )
+    open: OpenRoom | None = Field(
+        default=None,
+        description="the room (of capabilities, free and hosts) that no reserved key keeps: "
+        "where a create naming none of `reserved` may go (null when nothing is reserved below, "
+        "or from a zone that predates reserving: all of the room is open)",
+    )
+    reserved: list[CapabilityKey] = Field(
+        default_factory=list,
+        description="every capability key reserved in this zone's subtree (by the zone or a "
+        "host): only creates that name them may use the room outside `open`",
     )
 
 

@@ -2,7 +2,8 @@
 
 The answer merges the zone's own static capabilities, those of its live
 hosts (and the instances it holds), and what its healthy children last
-reported (an offline or disabled child counts for nothing). It is kept built
+reported (an offline or disabled child counts for nothing), with the open room
+(what no reserved key keeps) apart and the keys reserved below. It is kept built
 (ZoneInfoKeeper) and built again only when something it shows changed.
 `generation` is derived from the rest of the answer, so it changes exactly
 when the answer does; parents send it back as `If-None-Match` and an
@@ -36,6 +37,7 @@ from zones.capabilities.aggregate import (
 )
 from zones.capabilities.hosts.board import HostBoard
 from zones.capabilities.hosts.registry import LiveHost
+from zones.capabilities.reserved import Room
 from zones.node.commits import watch_commits
 from zones.node.config import Settings
 from zones.node.database import AsyncSession, Sessions, run, utcnow
@@ -134,6 +136,8 @@ class ZoneInfoKeeper:
                 "free": info.free,
                 "hosts": info.hosts,
                 "instances": info.instances,
+                "open": None if info.open is None else info.open.model_dump(),
+                "reserved": info.reserved,
             },
             separators=(",", ":"),
         )
@@ -226,6 +230,7 @@ def zone_info_of(
         free = merge_free(free, reported.free)
         host_count += reported.hosts
         instance_count += reported.instances
+    open_room, reserved = open_room_of(settings, hosts, reports)
     down_capabilities, down_free = unavailable_below(children)
     content: dict[str, Any] = {
         "uuid": zone_uuid,
@@ -246,8 +251,35 @@ def zone_info_of(
             "capabilities": aggregate_to_json(down_capabilities),
             "free": free_to_json(down_free),
         },
+        # With nothing reserved below, all the room is open: null says so, and keeps the
+        # document (and the summary a write's answer carries up) as small as before.
+        "open": open_room.to_json() if reserved else None,
+        "reserved": sorted(reserved),
     }
     return ZoneInfo(**content, generation=generation_of(content))
+
+
+def open_room_of(
+    settings: Settings, hosts: list[LiveHost], reports: list[Report]
+) -> tuple[Room, set[str]]:
+    """The room no reserved key keeps (none, when this zone is reserved: its whole subtree
+    then is), and every key reserved here and below (zones.capabilities.reserved)."""
+    reserved = set(settings.zone.reserved)
+    for host in hosts:
+        reserved.update(host.reserved)
+    for _, reported in reports:
+        reserved.update(reported.reserved)
+    if settings.zone.reserved:
+        return Room(), reserved
+    open_hosts = [host for host in hosts if not host.reserved]
+    room = Room(
+        aggregate([settings.zone.capabilities, *(host.capabilities for host in open_hosts)]),
+        free_of_hosts(host.free for host in open_hosts),
+        len(open_hosts),
+    )
+    for _, reported in sorted(reports, key=lambda report: report[0].id):  # same sums each time
+        room = room.merge(reported.open_room)
+    return room, reserved
 
 
 def unavailable_below(children: list[ChildZone]) -> tuple[Aggregate, FreeSummary]:

@@ -244,7 +244,8 @@ async def _learn(
         child.id,
         info,
         capabilities=before.get("capabilities") != child.last_info["capabilities"],
-        free=before.get("free") != child.last_info["free"],
+        free=(before.get("free"), before.get("open"))
+        != (child.last_info["free"], child.last_info.get("open")),
     )
     return None
 
@@ -268,12 +269,27 @@ async def replace_capability_rows(
         rows = [] if info is None else capability_rows(child_id, info)
         await _rewrite(session, ChildCapability, child_id, rows)
     if free:
-        amounts = {} if info is None else free_from_json(info.free)
-        rows = [
-            {"child_id": child_id, "resource": resource, "max": amount.max, "sum": amount.sum}
-            for resource, amount in amounts.items()
-        ]
-        await _rewrite(session, ChildFree, child_id, rows)
+        await _rewrite(
+            session, ChildFree, child_id, [] if info is None else free_rows(child_id, info)
+        )
+
+
+def free_rows(child_id: int, info: ZoneInfo) -> list[dict[str, Any]]:
+    """One row per resource: free in all, and free in the open room (null: none open; a child
+    that keeps no open room apart, an older zone, has all of it open)."""
+    amounts = free_from_json(info.free)
+    open_amounts = amounts if info.open is None else free_from_json(info.open.free)
+    return [
+        {
+            "child_id": child_id,
+            "resource": resource,
+            "max": amount.max,
+            "sum": amount.sum,
+            "open_max": open_amounts[resource].max if resource in open_amounts else None,
+            "open_sum": open_amounts[resource].sum if resource in open_amounts else None,
+        }
+        for resource, amount in amounts.items()
+    ]
 
 
 async def _rewrite(

@@ -17,6 +17,9 @@ answers), and the parent keeps it beside its count for that child.
 Instances kept here with a fault count as held here: the client must be sent
 to a zone that shows them. PENDING mappings (a create whose answer was lost)
 count for their child, since the instance may be there.
+
+The news carries the client's usage in this zone's subtree at the same
+revision (zones.router.index.usage), so a parent learns it with the answer.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from zones.node.database import AsyncSession, run
 from zones.router.children.http import LOOKUP_HEADER
 from zones.router.children.models import ChildZone
 from zones.router.index.models import ClientChild, ClientIndex, IndexRebuild
+from zones.router.index.usage import Usage, UsageDocument, subtree_usage, usage_of_document
 
 __all__ = ["LOOKUP_HEADER", "Here", "News", "answer_for", "news_for"]
 
@@ -50,11 +54,13 @@ class Here:
 
 @dataclass(frozen=True)
 class News:
-    """A zone's answer for one client after a change, with the revision that orders it."""
+    """A zone's answer for one client after a change, with the revision that orders it, and
+    the client's usage in the zone's subtree at that revision (None: not told)."""
 
     client: str
     revision: int
     answer: dict[str, Any] | None
+    usage: Usage | None = None
 
 
 class _ZoneRef(BaseModel):
@@ -69,6 +75,7 @@ class _NewsDocument(BaseModel):
     revision: int
     zone: _ZoneRef | None
     path: list[str] = Field(max_length=64)
+    usage: UsageDocument | None = None
 
 
 class _AnswerDocument(BaseModel):
@@ -86,23 +93,32 @@ holds = or_(ClientChild.count > 0, ClientChild.answer.is_not(None))
 
 @dataclass(frozen=True)
 class IndexRead:
-    """One client's entry, read in one statement: its revision and answer agree."""
+    """One client's entry, read in one statement: its revision, answer and usage agree."""
 
     rebuilding: bool  # `zones reindex` runs: the answer cannot be trusted
     revision: int
     answer: dict[str, Any] | None
+    usage: Usage | None = None  # read with every child holding the client (`whole`)
 
 
-async def read_index(session: AsyncSession, client: str, here: Here) -> IndexRead:
-    """The client's answer from this zone's own index: one indexed query, no child asked."""
-    rows = (await run(session, _index_statement, {"client": client})).all()
+async def read_index(
+    session: AsyncSession, client: str, here: Here, whole: bool = False
+) -> IndexRead:
+    """The client's answer from this zone's own index: one indexed query, no child asked;
+    `whole`: with every child holding the client, for its usage in this subtree too."""
+    statement = _whole_statement if whole else _index_statement
+    rows = (await run(session, statement, {"client": client})).all()
     rebuilding, revision, local = rows[0][0] > 0, rows[0][1] or 0, rows[0][2] or 0
-    holding = [(answer, name, url) for _, _, _, answer, name, url in rows if name is not None]
-    return IndexRead(rebuilding, revision, decide(here, local, holding))
+    holding = [(row[3], row[4], row[5]) for row in rows if row[4] is not None]
+    usage = None
+    if whole:
+        usage = subtree_usage(local, rows[0][6], [(row[7], row[8]) for row in rows if row[4]])
+    return IndexRead(rebuilding, revision, decide(here, local, holding), usage)
 
 
-def _index_read() -> Any:
-    """Built once: the rebuild flag, the client's row and up to two children holding it."""
+def _index_read(whole: bool) -> Any:
+    """Built once: the rebuild flag, the client's row and up to two children holding it
+    (`whole`: all of them, with what each counts)."""
     flag = select(func.count().label("rebuilding")).select_from(IndexRebuild).subquery()
     source = (
         flag.outerjoin(ClientIndex, ClientIndex.client == bindparam("client"))
@@ -110,10 +126,13 @@ def _index_read() -> Any:
         .outerjoin(ChildZone, ChildZone.id == ClientChild.child_id)
     )
     columns = (ClientIndex.revision, ClientIndex.local_count, ClientChild.answer, ChildZone.name)
-    return select(flag.c.rebuilding, *columns, ChildZone.api_url).select_from(source).limit(2)
+    usage = (ClientIndex.resources, ClientChild.count, ClientChild.usage)
+    read = select(flag.c.rebuilding, *columns, ChildZone.api_url, *usage).select_from(source)
+    return read if whole else read.limit(2)
 
 
-_index_statement = _index_read()
+_index_statement = _index_read(whole=False)
+_whole_statement = _index_read(whole=True)
 
 
 Holding = tuple[dict[str, Any] | None, str, str]  # a child's kept answer, its name and URL
@@ -144,9 +163,11 @@ def through_child(
 
 
 async def news_for(session: AsyncSession, client: str, here: Here) -> News:
-    """This zone's answer with the revision it belongs to (see answer_for on rebuilds)."""
-    read = await read_index(session, client, here)
-    return News(client, read.revision, here.answer() if read.rebuilding else read.answer)
+    """This zone's answer with the revision it belongs to (see answer_for on rebuilds), and
+    the client's usage in this subtree, all read in one statement."""
+    read = await read_index(session, client, here, whole=True)
+    answer = here.answer() if read.rebuilding else read.answer
+    return News(client, read.revision, answer, read.usage)
 
 
 async def rebuilding(session: AsyncSession) -> bool:
@@ -159,7 +180,11 @@ async def changes_since(
     """This zone's answer for each client whose row changed after `after` (a position in
     (changed_at, client) order), oldest first: two queries for the whole page."""
     query = select(
-        ClientIndex.client, ClientIndex.revision, ClientIndex.changed_at, ClientIndex.local_count
+        ClientIndex.client,
+        ClientIndex.revision,
+        ClientIndex.changed_at,
+        ClientIndex.local_count,
+        ClientIndex.resources,
     )
     if after is not None:
         moment, client = after
@@ -172,22 +197,41 @@ async def changes_since(
     order = (ClientIndex.changed_at, ClientIndex.client)
     rows = (await session.execute(query.order_by(*order).limit(limit))).all()
     holding: dict[str, list[Holding]] = {}
+    counted: dict[str, list[tuple[int, Any]]] = {}
     held = (
-        select(ClientChild.client, ClientChild.answer, ChildZone.name, ChildZone.api_url)
+        select(
+            ClientChild.client,
+            ClientChild.answer,
+            ChildZone.name,
+            ChildZone.api_url,
+            ClientChild.count,
+            ClientChild.usage,
+        )
         .join(ChildZone, ChildZone.id == ClientChild.child_id)
         .where(ClientChild.client.in_([row[0] for row in rows]), holds)
     )
-    for client, answer, name, url in (await session.execute(held)).all():
+    for client, answer, name, url, count, usage in (await session.execute(held)).all():
         holding.setdefault(client, []).append((answer, name, url))
+        counted.setdefault(client, []).append((count, usage))
     return [
-        (News(client, revision, decide(here, local, holding.get(client, [])[:2])), changed_at)
-        for client, revision, changed_at, local in rows
+        (
+            News(
+                client,
+                revision,
+                decide(here, local, holding.get(client, [])[:2]),
+                subtree_usage(local, resources, counted.get(client, [])),
+            ),
+            changed_at,
+        )
+        for client, revision, changed_at, local, resources in rows
     ]
 
 
 def news_header(news: News) -> str:
     answer = news.answer or {"zone": None, "path": []}
     document = {"client": news.client, "revision": news.revision, **answer}
+    if news.usage is not None:
+        document["usage"] = news.usage.document()
     return json.dumps(document, separators=(",", ":"))
 
 
@@ -220,12 +264,14 @@ def changes_in(body: Any) -> tuple[list[tuple[News, datetime]], datetime] | None
 
 
 def news_of(document: _NewsDocument) -> News | None:
+    """The news a document tells; a usage not in the shape zones keep is left untold."""
+    usage = usage_of_document(document.usage)
     if document.zone is None:
-        return News(document.client, document.revision, None)
+        return News(document.client, document.revision, None, usage)
     if not document.path:
         return None
     answer = {"zone": document.zone.model_dump(), "path": document.path}
-    return News(document.client, document.revision, answer)
+    return News(document.client, document.revision, answer, usage)
 
 
 def answer_in(body: Any) -> dict[str, Any] | None:
@@ -239,7 +285,7 @@ def answer_in(body: Any) -> dict[str, Any] | None:
 
 def parse_news(raw: str | None) -> News | None:
     """A child's `X-Zones-Lookup` header; None when absent or not in the expected shape."""
-    if raw is None or len(raw) > 4096:
+    if raw is None or len(raw) > 8000:
         return None
     try:
         return news_of(_NewsDocument.model_validate_json(raw))

@@ -18,12 +18,16 @@ from zones.node.database import Base, UtcDateTime
 
 
 class ClientIndex(Base):
-    """One client: how many of its instances this zone holds itself."""
+    """One client: how many of its instances this zone holds itself, and their resources."""
 
     __tablename__ = "client_index"
 
     client: Mapped[str] = mapped_column(String(63), primary_key=True)
     local_count: Mapped[int] = mapped_column(Integer, default=0)
+    # The sums of the `resources` of the instances placed here (not those kept in ERROR).
+    resources: Mapped[dict[str, float] | None] = mapped_column(
+        JSON(none_as_null=True), nullable=True
+    )
     revision: Mapped[int] = mapped_column(Integer, default=0)
     # When the row last changed: parents polling this zone fetch what changed since.
     changed_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
@@ -42,6 +46,9 @@ class ClientChild(Base):
     count: Mapped[int] = mapped_column(Integer, default=0)
     answer: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     answer_revision: Mapped[int] = mapped_column(Integer, default=-1)
+    # The child's usage for the client in its subtree, as it reported it with the answer
+    # (zones.router.index.usage); None until it has.
+    usage: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
 
 
 class IndexRebuild(Base):

@@ -1,8 +1,9 @@
 """Keeping the client index true: the writes every instance and mapping change makes with it.
 
-Counts move by deltas, each applied by the change that caused it in the same
-transaction (an instance row inserted or deleted here, a mapping gained,
-switched or removed), so no write counts rows: a zone holding a million
+Counts, and the resource sums of the instances placed here, move by deltas,
+each applied by the change that caused it in the same transaction (an
+instance row inserted, placed or deleted here, a mapping gained, switched or
+removed), so no write counts rows: a zone holding a million
 instances of a client pays the same per create as one holding none. Each
 write first bumps the client's revision (`lock_client`), which on PostgreSQL
 locks the client's row: a change that reads before it decides (was this
@@ -17,6 +18,7 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import Integer, bindparam, case, null, select, update
+from sqlalchemy.sql.type_api import TypeEngine
 
 from zones.node.commits import wrote
 from zones.node.database import (
@@ -30,14 +32,17 @@ from zones.node.database import (
 )
 from zones.router.index.answers import News
 from zones.router.index.models import ClientChild, ClientIndex
+from zones.router.index.usage import added
 
 
-async def lock_client(session: AsyncSession, client: str, local_delta: int = 0) -> None:
+async def lock_client(session: AsyncSession, client: str, local_delta: int = 0) -> Any:
     """Bump the client's revision and change time (creating its row), and move its local
-    count by `local_delta`, in one statement: locks the row till commit."""
+    count by `local_delta`, in one statement: locks the row till commit. Returns the
+    resource sums of the client's instances placed here, as they are under the lock."""
     params = {"client": client, "now": utcnow(), "delta": local_delta, "first": max(local_delta, 0)}
-    await run(session, _lock_statement(dialect_of(session)), params)
+    locked = await run(session, _lock_statement(dialect_of(session)), params)
     wrote(session, ClientIndex, client)
+    return locked.scalar_one()
 
 
 @cache
@@ -54,12 +59,31 @@ def _lock_statement(dialect: str) -> Any:
         "changed_at": insert.excluded.changed_at,
         "local_count": floored(table.local_count + bindparam("delta", type_=Integer())),
     }
-    return insert.on_conflict_do_update(index_elements=["client"], set_=changes)
+    upsert = insert.on_conflict_do_update(index_elements=["client"], set_=changes)
+    return upsert.returning(table.resources)
 
 
-async def add_local(session: AsyncSession, client: str, delta: int) -> None:
-    """An instance of the client was inserted here (+1) or deleted (-1)."""
-    await lock_client(session, client, delta)
+async def add_local(
+    session: AsyncSession,
+    client: str,
+    delta: int,
+    resources: dict[str, float] | None = None,
+    sign: int = 1,
+) -> None:
+    """An instance of the client was inserted here (+1) or deleted (-1), or neither (0);
+    `resources`: what it holds on a host here, added to the client's sums (`sign` -1:
+    taken away). The sums are read under the client's lock, so no change is lost."""
+    kept = await lock_client(session, client, delta)
+    if resources:
+        sums = added(kept, resources, sign)
+        await run(session, _resources_statement, {"of": client, "sums": sums or None})
+
+
+_resources_statement = (
+    update(table_of(ClientIndex))
+    .where(table_of(ClientIndex).c.client == bindparam("of"))
+    .values(resources=bindparam("sums", type_=table_of(ClientIndex).c.resources.type))
+)
 
 
 async def update_child(
@@ -84,6 +108,7 @@ async def update_child(
         "first": max(delta, 0),
         "answer": None if told is None else told.answer,
         "revision": -1 if told is None else told.revision,
+        "usage": None if told is None or told.usage is None else told.usage.document(),
     }
     await run(session, _child_statement(dialect_of(session), kept), params)
 
@@ -95,25 +120,30 @@ def _child_statement(dialect: str, kept: str) -> Any:
     table = table_of(ClientChild).c
     told_answer = bindparam("answer", type_=table.answer.type)
     told_revision = bindparam("revision", type_=Integer())
+    usage_type: TypeEngine[Any] = table.usage.type
     insert = insert_for(dialect, ClientChild).values(
         client=bindparam("client"),
         child_id=bindparam("child", type_=Integer()),
         count=bindparam("first", type_=Integer()),
         answer=told_answer,
         answer_revision=told_revision,
+        usage=bindparam("usage", type_=usage_type),
     )
     answer: Any = table.answer
     revision: Any = table.answer_revision
-    if kept == "told":
+    usage: Any = table.usage
+    if kept == "told":  # the child's usage comes with its answer, ordered by the same revision
         newer = table.answer_revision < insert.excluded.answer_revision
         answer = case((newer, insert.excluded.answer), else_=answer)
         revision = case((newer, insert.excluded.answer_revision), else_=revision)
+        usage = case((newer, insert.excluded.usage), else_=usage)
     elif kept == "unknown":
         answer = null()
     changes = {
         "count": floored(table.count + bindparam("delta", type_=Integer())),
         "answer": answer,
         "answer_revision": revision,
+        "usage": usage,
     }
     return insert.on_conflict_do_update(index_elements=["client", "child_id"], set_=changes)
 

@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import select
 
 from zones.capabilities.aggregate import Aggregate, FreeSummary, aggregate_from_json, free_from_json
+from zones.capabilities.reserved import Room, reserved_from_json
 from zones.node.commits import Keys, watch_commits, watch_keys
 from zones.node.database import Sessions
 from zones.node.workers.claims import Claims
@@ -50,6 +51,31 @@ class ChildAggregate:
     free: FreeSummary
     hosts: int  # the hosts and instances it counts, its subtree's included
     instances: int
+    # Its open room (what no reserved key keeps) and the keys reserved below it; a child
+    # that sends no open room (an older zone) reserves nothing, and all its room is open.
+    open: Room | None = None
+    reserved: frozenset[str] = frozenset()
+
+    @property
+    def open_room(self) -> Room:
+        if self.open is None:
+            return Room(self.capabilities, self.free, self.hosts)
+        return self.open
+
+
+def child_aggregate(generation: object, raw: Any) -> ChildAggregate:
+    """A child's info or summary (decoded JSON), parsed; ValueError (or a KeyError,
+    TypeError) when it is not one."""
+    open_room = raw.get("open")
+    return ChildAggregate(
+        generation,
+        aggregate_from_json(raw["capabilities"]),
+        free_from_json(raw["free"]),
+        int(raw["hosts"]),
+        int(raw["instances"]),
+        None if open_room is None else Room.from_json(open_room),
+        reserved_from_json(raw.get("reserved")),
+    )
 
 
 Report = tuple[ChildZone, ChildAggregate]  # a healthy child and what it last reported
@@ -73,13 +99,7 @@ def summary_of(raw: str) -> tuple[ChildAggregate, BuiltAs] | None:
     try:
         summary = json.loads(raw)
         process, changes = summary["built_as"]
-        report = ChildAggregate(
-            int(summary["generation"]),
-            aggregate_from_json(summary["capabilities"]),
-            free_from_json(summary["free"]),
-            int(summary["hosts"]),
-            int(summary["instances"]),
-        )
+        report = child_aggregate(int(summary["generation"]), summary)
         return report, (str(process), int(changes))
     except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
         return None
@@ -212,13 +232,7 @@ class RoutingCache:
         generation = stored
         known = self._aggregates.get(child.id)
         if known is None or generation is None or known.generation != generation:
-            known = ChildAggregate(
-                generation,
-                aggregate_from_json(child.last_info["capabilities"]),
-                free_from_json(child.last_info["free"]),
-                int(child.last_info["hosts"]),
-                int(child.last_info["instances"]),
-            )
+            known = child_aggregate(generation, child.last_info)
             self._aggregates[child.id] = known
         return known
 

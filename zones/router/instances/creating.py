@@ -7,6 +7,11 @@ nothing fits or fails. Every zone on the way records which child leads to the
 instance (zones.router.instances.mappings), so reads and deletes go straight
 down. What fits nowhere is kept, with a fault, by the zone that took the
 request.
+
+A create entering this zone (not sent on by a parent) for a client with a
+quota set here is checked against it (zones.router.quotas.rule) in its first
+transaction, and takes the client's turn zone-wide until its own write here
+is committed, so concurrent creates cannot overshoot the quota.
 """
 
 from __future__ import annotations
@@ -28,10 +33,12 @@ from zones.errors import (
 )
 from zones.node.commits import wrote
 from zones.node.database import AsyncSession, run, table_of, utcnow
+from zones.router.children.forwarding import from_a_parent
 from zones.router.children.http import names_listed
 from zones.router.children.models import ChildZone
-from zones.router.index.answers import parse_news
+from zones.router.index.answers import Here, parse_news
 from zones.router.index.updates import add_local
+from zones.router.index.usage import Usage
 from zones.router.instances import local
 from zones.router.instances.mappings import forget_mapping, record_mapping
 from zones.router.instances.models import Instance as InstanceRow
@@ -39,22 +46,38 @@ from zones.router.instances.models import InstanceMapping
 from zones.router.instances.new_instance import NewInstance
 from zones.router.instances.placement import (
     Placement,
+    Policy,
     candidate_children,
     down_but_fitting,
+    no_child_fault,
     place_on_own_hosts,
 )
 from zones.router.instances.route import Route
 from zones.router.instances.views import local_view, through
+from zones.router.quotas.appkeys import KEPT_QUOTAS
+from zones.router.quotas.rule import Quota, check_quota, quota_turn
 
 
 async def create(route: Route, new: NewInstance, forwarded: bool) -> dict[str, Any]:
-    if new.fresh:  # an id made for this request: no other request can know it yet
-        return await create_once(route, new, forwarded)
-    async with route.cache.one_at_a_time(new.id):
-        return await create_once(route, new, forwarded)
+    quota = await quota_entering(route, new.client)
+    async with quota_turn(route.cache, quota):
+        if new.fresh:  # an id made for this request: no other request can know it yet
+            return await create_once(route, new, forwarded, quota)
+        async with route.cache.one_at_a_time(new.id):
+            return await create_once(route, new, forwarded, quota)
 
 
-async def create_once(route: Route, new: NewInstance, forwarded: bool) -> dict[str, Any]:
+async def quota_entering(route: Route, client: str) -> Quota | None:
+    """The client's quota at this zone, when the request enters here (what a parent sends
+    on was checked where it entered; a move's new copy is the same instance)."""
+    if from_a_parent(route.request):
+        return None
+    return await route.request.app[KEPT_QUOTAS].quota_of(client)
+
+
+async def create_once(
+    route: Route, new: NewInstance, forwarded: bool, quota: Quota | None = None
+) -> dict[str, Any]:
     new = new.inside(route.name)
     async with route.sessions.begin() as session:  # a first try is placed in this transaction
         seen = None if new.fresh else (await run(session, earlier_attempt, {"id": new.id})).first()
@@ -63,6 +86,9 @@ async def create_once(route: Route, new: NewInstance, forwarded: bool) -> dict[s
             if existing is not None:
                 return local_view(local.same_request(existing, new.client, new.fingerprint))
         mapped = None if seen is None else await session.get(ChildZone, seen.child_id)
+        if seen is None and quota is not None:  # a retry's instance was counted at its first
+            adding = Usage(1, new.resources)
+            await check_quota(session, quota, Here(route.name, route.settings.url), adding)
         if mapped is None:
             outcome = await stored_here(session, route, new)
     if mapped is not None:
@@ -73,7 +99,7 @@ async def create_once(route: Route, new: NewInstance, forwarded: bool) -> dict[s
     candidates = await candidate_children(route, new)
     reasons = [f"{route.name}: {placed.fault}"]
     if not candidates:
-        reasons.append(f"{route.name}: no healthy child may satisfy it and have room")
+        reasons.append(f"{route.name}: {await no_child_fault(route, new)}")
     waiting: list[str] = []  # zones that may take it but cannot be asked now
     for last_resort in (False, True):
         if last_resort:
@@ -136,6 +162,7 @@ async def place_here(
         new.resources,
         route.settings.zone.capabilities,
         leaving,
+        Policy.of(route.settings, new),  # reserved room and [router] strategy
     )
 
 
@@ -217,7 +244,7 @@ async def store_local(
     )
     await run(session, insert_instance, {name: getattr(row, name) for name in INSTANCE_COLUMNS})
     wrote(session, InstanceRow)
-    await add_local(session, new.client, 1)
+    await add_local(session, new.client, 1, new.resources if host else None)
     await route.tell_parent(session, new.client)
     return row
 

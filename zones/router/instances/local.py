@@ -57,7 +57,8 @@ async def remove(session: AsyncSession, hosts: HostBoard, instance: Instance) ->
     wrote(session, Instance)  # a Core delete: the copies that count instances are told
     if instance.host is not None and instance.status == "ACTIVE":
         await hosts.release(session, instance.host, instance.resources)
-    await add_local(session, instance.client, -1)
+    held = instance.host is not None and instance.status == "ACTIVE"
+    await add_local(session, instance.client, -1, instance.resources if held else None, sign=-1)
     return True
 
 

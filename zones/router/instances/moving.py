@@ -12,6 +12,9 @@ this zone's row or mapping switches to it, then the old copy is deleted, which
 frees its room. While both copies exist, lists merge them by id, so the
 instance is shown once and never missing. A move never leaves the instance
 on the host it is on; what cannot be placed leaves it where it was (409).
+
+A move keeps the instance and its resources, so no quota is checked, except
+when it places an instance kept in ERROR: its resources then start to count.
 """
 
 from __future__ import annotations
@@ -35,13 +38,15 @@ from zones.node.database import AsyncSession, retrying_deadlocks
 from zones.router.children.forwarding import CLIENT_HEADER
 from zones.router.children.models import ChildZone
 from zones.router.children.registry import zone_names
-from zones.router.index.answers import parse_news
-from zones.router.index.updates import learn_child_answer
+from zones.router.index.answers import Here, parse_news
+from zones.router.index.updates import add_local, learn_child_answer
+from zones.router.index.usage import Usage
 from zones.router.instances import local
 from zones.router.instances.creating import (
     keep_placed,
     mapped_before,
     place_here,
+    quota_entering,
     retry_where_sent,
     store_local,
     try_child,
@@ -54,6 +59,7 @@ from zones.router.instances.new_instance import NewInstance
 from zones.router.instances.placement import candidate_children
 from zones.router.instances.route import Route
 from zones.router.instances.views import local_view
+from zones.router.quotas.rule import check_quota
 
 
 @dataclass(frozen=True)
@@ -83,6 +89,7 @@ async def move(route: Route, request: Move, client: str | None) -> dict[str, Any
             row = await local.find_visible(session, request.instance_id, client)
             mapping, child = await mapped_child(session, request.instance_id, client)
         if row is not None:
+            await check_placing_kept(route, local_view(row))
             return await move_from_here(route, request, row)
         if child is None:
             await find(route, request.instance_id, client)  # asks the children, or 404
@@ -90,7 +97,21 @@ async def move(route: Route, request: Move, client: str | None) -> dict[str, Any
                 mapping, child = await mapped_child(session, request.instance_id, client)
         if mapping is None or child is None:
             raise local.not_found(request.instance_id)
+        await check_placing_kept(route, mapping.snapshot)
         return await move_from_child(route, request, mapping, child)
+
+
+async def check_placing_kept(route: Route, record: dict[str, Any]) -> None:
+    """A move keeps the instance and its resources, so it changes no usage, except for an
+    instance kept in ERROR: placed, it holds room, which a resource quota here must allow."""
+    if record.get("status") != "ERROR":
+        return
+    quota = await quota_entering(route, str(record.get("client")))
+    if quota is None:
+        return
+    resources = {key: float(amount) for key, amount in dict(record["resources"]).items()}
+    async with route.sessions.begin() as session:
+        await check_quota(session, quota, Here(route.name, route.settings.url), Usage(0, resources))
 
 
 def new_copy(request: Move, record: dict[str, Any]) -> NewInstance:
@@ -173,6 +194,8 @@ async def rehost(
     """Point the row at its new host (already allocated there) and free the old one."""
     if row.status == "ACTIVE" and row.host is not None:
         await hosts.release(session, row.host, row.resources)
+    else:  # kept with a fault until now: its resources count from here on
+        await add_local(session, row.client, 0, row.resources)
     row.host, row.status, row.fault = host, "ACTIVE", None
     row.requirements = new.requirements
 

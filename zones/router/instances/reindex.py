@@ -47,6 +47,7 @@ from zones.router.children.tokens import ChildCredentials, ChildTokens
 from zones.router.index.answers import answer_in
 from zones.router.index.models import ClientChild, ClientIndex, IndexRebuild
 from zones.router.index.updates import keep_child_answer_now, lock_client, update_child
+from zones.router.index.usage import added
 from zones.router.instances.listing import well_formed
 from zones.router.instances.models import Instance, InstanceMapping
 
@@ -257,6 +258,22 @@ async def recount_everyone(sessions: Sessions) -> int:
     return len(clients)
 
 
+async def recount_resources(session: AsyncSession, client: str) -> None:
+    """The sums of the resources of the client's instances placed here, from the rows."""
+    placed = select(Instance.resources).where(
+        Instance.client == client, Instance.status == "ACTIVE"
+    )
+    sums: dict[str, float] = {}
+    for resources in await session.scalars(placed):
+        sums = added(sums, resources or {})
+    await session.execute(
+        update(ClientIndex)
+        .where(ClientIndex.client == client)
+        .values(resources=sums or None)
+        .execution_options(synchronize_session=False)
+    )
+
+
 async def recount(session: AsyncSession, client: str, child_ids: set[int]) -> None:
     """The client's counts from the rows and mappings themselves (a rebuild, not a hot path)."""
     await lock_client(session, client)
@@ -267,6 +284,7 @@ async def recount(session: AsyncSession, client: str, child_ids: set[int]) -> No
         .values(local_count=held.scalar_subquery())
         .execution_options(synchronize_session=False)
     )
+    await recount_resources(session, client)
     for child_id in sorted(child_ids):
         await update_child(session, client, child_id)
         mapped = (

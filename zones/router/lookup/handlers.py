@@ -38,6 +38,7 @@ from zones.router.lookup.schemas import (
     TokenRequest,
     TokenUser,
 )
+from zones.router.quotas.schemas import UsageView
 
 endpoints = EndpointTable("auth")
 
@@ -140,6 +141,7 @@ async def lookup_changes(call: Call[None]) -> web.StreamResponse:
                     zone=None if news.answer is None else Endpoint(**news.answer["zone"]),
                     path=[] if news.answer is None else news.answer["path"],
                     changed_at=changed_at,
+                    usage=None if news.usage is None else UsageView(**news.usage.document()),
                 )
                 for news, changed_at in changes
             ],

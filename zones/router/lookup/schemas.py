@@ -8,6 +8,7 @@ from pydantic import Field
 
 from zones.node.fields import Password, PlainText255
 from zones.node.http.schemas import RequestModel, ResponseModel
+from zones.router.quotas.schemas import UsageView
 
 
 class TokenRequest(RequestModel):
@@ -42,6 +43,9 @@ class LookupChange(ResponseModel):
     zone: Endpoint | None
     path: list[str]
     changed_at: datetime
+    usage: UsageView | None = Field(
+        default=None, description="the client's usage in this zone's subtree (for quotas)"
+    )
 
 
 class LookupChanges(ResponseModel):
