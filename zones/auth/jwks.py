@@ -87,7 +87,9 @@ class JwksCache:
         self._fetched_at[issuer] = time.monotonic()
         url = f"{issuer}/.well-known/jwks.json"
         try:
-            async with self._session.get(url, timeout=self._timeout) as response:
+            async with self._session.get(
+                url, timeout=self._timeout, allow_redirects=False
+            ) as response:
                 response.raise_for_status()
                 document = await response.json(content_type=None)
             return {

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import UTC
 
 import aiohttp
@@ -28,6 +29,8 @@ log = logging.getLogger("zones.auth")
 
 FIRST_PAUSE = 0.2
 LONGEST_PAUSE = 2.0
+QUICK_ANSWER = 0.05  # seconds: a held watch that answers faster had nothing to hold for
+QUICK_ANSWERS_IN_A_ROW = 3
 
 
 class RevocationWatchFailed(Exception):
@@ -52,12 +55,17 @@ class RevocationWatch:
         self._after: str | None = None  # the issuer's last `as_of`, as it wrote it
 
     async def run(self) -> None:
-        """Watch until cancelled; a failure is tried again after a bounded pause."""
+        """Watch until cancelled; a failure is tried again after a bounded pause, and so is
+        a run of answers that come back at once (an issuer whose clock went back)."""
         pause = FIRST_PAUSE
+        quick = 0
         while True:
+            started = time.monotonic()
             try:
                 await self.run_once()
-            except RevocationWatchFailed as exc:
+            except Exception as exc:  # never let the watch die: it is what keeps us current
+                if not isinstance(exc, RevocationWatchFailed):
+                    log.exception("the watch on issuer %s failed unexpectedly", self.issuer)
                 # Said once per outage; the tries after it, while the issuer stays away, quietly.
                 level = logging.WARNING if pause == FIRST_PAUSE else logging.DEBUG
                 log.log(level, "cannot read the revocations of issuer %s: %s", self.issuer, exc)
@@ -66,6 +74,9 @@ class RevocationWatch:
                 pause = min(pause * 2, LONGEST_PAUSE)
                 continue
             pause = FIRST_PAUSE
+            quick = quick + 1 if time.monotonic() - started < QUICK_ANSWER else 0
+            if quick >= QUICK_ANSWERS_IN_A_ROW:
+                await asyncio.sleep(FIRST_PAUSE)
 
     async def run_once(self) -> None:
         """One read: held by the issuer until it revokes something or the wait ends."""
@@ -74,7 +85,7 @@ class RevocationWatch:
         url = f"{self.issuer}/auth/revocations"
         try:
             async with self._session.get(
-                url, params=params, headers=headers, timeout=self._timeout
+                url, params=params, headers=headers, timeout=self._timeout, allow_redirects=False
             ) as response:
                 if response.status != 200:
                     raise RevocationWatchFailed(f"{url} answered {response.status}")

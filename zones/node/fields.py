@@ -38,6 +38,17 @@ Password = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 HOST_PATTERN = re.compile(r"[a-z0-9]([a-z0-9.-]*[a-z0-9])?|\[[0-9a-f:.]+\]")
 
 
+NUMERIC_LOOKING = re.compile(r"(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+))*\.?")
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
 def normalize_http_url(value: str) -> str:
     """Accept an absolute http(s) URL with a host and no query, in one canonical spelling.
 
@@ -53,6 +64,9 @@ def normalize_http_url(value: str) -> str:
     host_only = host.rsplit(":", 1)[0] if not host.endswith("]") else host
     if not host_only or not HOST_PATTERN.fullmatch(host_only):
         raise ValueError("must name a valid host")
+    if NUMERIC_LOOKING.fullmatch(host_only) and not _is_address(host_only):
+        # 2130706433, 127.1, 0x7f.0.0.1: resolvers read them as addresses, clients may not.
+        raise ValueError("must write an IPv4 address as four decimal numbers (127.0.0.1)")
     if parts.username or parts.password:
         raise ValueError("must not carry credentials; give username and password separately")
     if parts.query or parts.fragment:

@@ -139,3 +139,20 @@ async def test_a_target_whose_keys_changed_is_reached_with_a_new_service_token(
     listed = await root.call("GET", "/instances?zone=leaf")  # leaf checks the service token
     assert listed.status == 200, listed
     assert [instance["name"] for instance in listed.body["instances"]] == ["a"]
+
+
+async def test_a_create_that_would_pass_by_a_quota_here_is_not_relayed(
+    http: aiohttp.ClientSession, zones: ZoneStarter
+) -> None:
+    tree = await chain(http, zones)
+    root = tree.admins["root"]
+    quota = {"quota": {"instances": 10}}
+    assert (await root.call("PUT", "/quotas/admin", json_body=quota)).status == 200
+    body = {"instance": {"name": "around"}}
+    refused = await root.call("POST", "/instances?zone=leaf", json_body=body)
+    assert refused.status == 403, refused
+    assert "has a quota at zone 'root'" in refused.problem["detail"]
+    assert refused.headers["X-Zones-Path"] == "root"
+    listed = await root.call("GET", "/instances?zone=leaf")  # reading is relayed as before
+    assert (listed.status, listed.body["instances"]) == (200, [])
+    assert (await root.call("POST", "/instances", json_body=body)).status == 201  # counted

@@ -122,7 +122,7 @@ async def resolve(host: str) -> list[str]:
     loop = asyncio.get_running_loop()
     try:
         found = await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    except OSError:
+    except (OSError, UnicodeError, ValueError):  # not resolvable, or not a name IDNA takes
         return []
     return sorted({str(entry[4][0]) for entry in found})
 

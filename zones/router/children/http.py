@@ -242,8 +242,15 @@ class ChildClient:
         try:
             if self._allowed is not None:
                 self._allowed.check_before_connecting(str(url))
+            # Never followed: a child's redirect could name any address, past the checks.
             async with self._session.request(
-                method, url, json=payload, data=data, headers=headers, timeout=limit
+                method,
+                url,
+                json=payload,
+                data=data,
+                headers=headers,
+                timeout=limit,
+                allow_redirects=False,
             ) as response:
                 raw = await _read_capped(response, f"{method} {url}")
                 return response.status, response.headers, raw

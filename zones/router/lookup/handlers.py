@@ -24,6 +24,7 @@ from zones.node.database import utcnow
 from zones.node.fields import ACCOUNT_NAME_PATTERN
 from zones.node.http.callers import Role
 from zones.node.http.endpoints import Call, EndpointTable, QueryParameter, json_response
+from zones.node.identity import serialize_on_zone
 from zones.router.index import answers
 from zones.router.index.appkeys import KEPT_ANSWERS
 from zones.router.instances.local import PAGE_LIMIT, page_limit
@@ -56,7 +57,14 @@ async def issue_token(call: Call[TokenRequest]) -> web.StreamResponse:
     async with call.app[SESSIONS].begin() as session:
         found = await users.find_user(session, call.body.username)
     user = await users.check_password(found, call.body.password)
-    issued = call.app[TOKEN_ISSUER].issue(user.name, user.client, user.roles)
+    async with call.app[SESSIONS].begin() as session:
+        # Issued in the zone's turn, the user read again: a delete of the user (which
+        # revokes in its own turn) comes either first, and this login fails, or after,
+        # and revokes this token too.
+        await serialize_on_zone(session)
+        if await users.find_user(session, user.name) is None:
+            raise Unauthorized("wrong username or password")
+        issued = call.app[TOKEN_ISSUER].issue(user.name, user.client, user.roles)
     here = here_of(call)
     async with call.app[SESSIONS].begin() as session:
         lowest = await answers.answer_for(session, user.client, here)

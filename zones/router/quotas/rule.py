@@ -23,7 +23,6 @@ from typing import Any, Protocol
 from zones.errors import QuotaExceeded
 from zones.node.database import AsyncSession
 from zones.router.index.answers import Here, read_index
-from zones.router.index.updates import lock_client
 from zones.router.index.usage import Usage
 
 
@@ -64,9 +63,12 @@ async def usage_here(session: AsyncSession, client: str, here: Here) -> Usage:
 
 
 async def check_quota(session: AsyncSession, quota: Quota, here: Here, adding: Usage) -> None:
-    """Lock the client's index entry, then refuse (QuotaExceeded) what would pass a limit.
-    The caller holds the client's turn (`quota_turn`) and writes its delta before it ends."""
-    await lock_client(session, quota.client)
+    """Refuse (QuotaExceeded) what would pass a limit. The caller holds the client's turn
+    (`quota_turn`), so no other create of the client here runs meanwhile, and writes its
+    delta before the turn ends. The client's index row is not locked here: the write that
+    follows takes the host before the client, as every create and delete does, so a
+    delete of the client's instance on the same host cannot deadlock with it; what may
+    change meanwhile (a delete, a child's report) only makes this read count more."""
     usage = await usage_here(session, quota.client, here)
     broken = overshoot(quota, usage, adding)
     if broken is not None:

@@ -30,6 +30,7 @@ from zones.errors import (
     ChildError,
     ChildTimeout,
     ChildUnreachable,
+    Forbidden,
     NotFound,
     ZonesError,
 )
@@ -56,6 +57,7 @@ from zones.router.children.registry import zone_names
 from zones.router.children.tokens import ChildCredentials
 from zones.router.instances.appkeys import ROUTING_CACHE
 from zones.router.instances.route import budget_of
+from zones.router.quotas.appkeys import KEPT_QUOTAS
 
 ZONE_PARAMETER = "zone"
 # The answer's X-Zones-Path names the zones crossed; the request's carries their uuids.
@@ -110,6 +112,7 @@ async def relay(request: web.Request, target: str) -> web.Response:
     if not candidates:
         name = request.app[SETTINGS].zone.name
         raise NotFound(f"zone: no zone named {target!r} in the subtree of {name!r}")
+    await refuse_passing_a_quota(request)
     body = await read_body(request)
     allowed = await time_allowed(request)
     unreachable: ChildUnreachable | None = None
@@ -125,6 +128,26 @@ async def relay(request: web.Request, target: str) -> web.Response:
         return answer_of(request, child, relayed)
     assert unreachable is not None
     raise unreachable
+
+
+PLACING = re.compile(r"/instances(/[^/]+/move)?/?")
+
+
+async def refuse_passing_a_quota(request: web.Request) -> None:
+    """A create or move relayed below would not be counted against a quota this zone holds
+    for the caller's client (the target counts what enters there): refused here."""
+    if request.method != "POST" or not PLACING.fullmatch(request.path):
+        return
+    identity = await request.app[TOKEN_VERIFIER].identify(request.headers)
+    if identity is None:
+        return  # the target answers 401
+    if await request.app[KEPT_QUOTAS].quota_of(identity.client) is not None:
+        name = request.app[SETTINGS].zone.name
+        raise Forbidden(
+            f"zone: client {identity.client!r} has a quota at zone {name!r}, which a create "
+            f"or move sent below with ?zone= would pass by; send it to {name!r} without "
+            "?zone= (admins may name move.zone)"
+        )
 
 
 async def children_holding(request: web.Request, target: str) -> list[ChildZone]:
