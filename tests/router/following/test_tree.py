@@ -124,3 +124,28 @@ async def test_a_child_whose_keys_changed_is_asked_again_with_a_new_token(
     (tmp_path / "leaf-b" / "leaf-b.keys" / SIGNING_KEY_FILE).unlink()
     await tree.start_again(zones, "leaf-b", port)
     assert by_name(await tree_at(tree, "root"))["leaf-b"]["state"] == "online"
+
+
+async def test_the_tree_tells_open_room_from_reserved_room(
+    http: aiohttp.ClientSession, zones: ZoneStarter
+) -> None:
+    tree = Tree(http)
+    for name in ("leaf", "root"):
+        await tree.start(zones, name)
+    await tree.heartbeat("leaf", "plain", capabilities={"os": "linux"}, inventory={"ram_mb": 512})
+    gpu = {"os": "linux", "gpu_count": 8}
+    await tree.heartbeat(
+        "leaf", "gpu", capabilities=gpu, inventory={"ram_mb": 4096}, reserved=["gpu_count"]
+    )
+    await tree.add_child("root", "leaf")
+    await tree.poll("root")
+    zones_by_name = by_name(await tree_at(tree, "root"))
+    for name in ("root", "leaf"):
+        zone = zones_by_name[name]
+        assert zone["reserved"] == ["gpu_count"], zone
+        assert zone["free"]["ram_mb"]["sum"] == 4608
+        assert zone["open"]["free"]["ram_mb"] == {"max": 512, "sum": 512}, zone["open"]
+        assert zone["open"]["hosts"] == 1
+    await tree.zones["leaf"].stop()
+    leaf = by_name(await tree_at(tree, "root"))["leaf"]  # offline: as it last reported
+    assert (leaf["state"], leaf["reserved"], leaf["open"]["hosts"]) == ("offline", ["gpu_count"], 1)

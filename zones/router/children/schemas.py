@@ -172,6 +172,14 @@ class TreeZone(ResponseModel):
     instances: int | None = Field(default=None, ge=0, description="instances in the subtree")
     free: dict[str, dict[str, float]] | None = None
     capabilities: dict[str, dict[str, Any]] | None = None
+    open: OpenRoom | None = Field(
+        default=None,
+        description="the subtree's room that no reserved key keeps, as in /zones/info "
+        "(null: all of it is open, or not known)",
+    )
+    reserved: list[str] = Field(
+        default_factory=list, description="every capability key reserved in the subtree"
+    )
     last_seen: datetime | None = Field(
         default=None, description="when this zone's parent last heard from it (null at the top)"
     )

@@ -27,7 +27,7 @@ from zones.router.children.forwarding import PATH_HEADER, visited_path
 from zones.router.children.http import BUDGET_HEADER
 from zones.router.children.models import ChildZone, ZoneState
 from zones.router.children.registry import list_children
-from zones.router.children.schemas import TreeEnvelope, TreeZone
+from zones.router.children.schemas import OpenRoom, TreeEnvelope, TreeZone
 from zones.router.children.tokens import ChildCredentials
 from zones.router.following.appkeys import ZONE_INFO
 from zones.router.instances.route import budget_of
@@ -61,6 +61,8 @@ async def zone_tree(call: Call[None]) -> web.StreamResponse:
         instances=info.instances,
         free=info.free,
         capabilities=info.capabilities,
+        open=info.open,
+        reserved=list(info.reserved),
         children=sorted(await asyncio.gather(*asked), key=lambda zone: zone.name),
     )
     return json_response(TreeEnvelope(zone=tree))
@@ -147,6 +149,8 @@ def last_known(child: ChildZone, state: ZoneState) -> TreeZone:
         instances=info.get("instances"),
         free=info.get("free"),
         capabilities=info.get("capabilities"),
+        open=open_room(info.get("open")),
+        reserved=[str(key) for key in info.get("reserved") or []],
         last_seen=child.last_seen,
         children=[
             TreeZone(name=str(below.get("name")), uuid=below.get("uuid"), state="unknown")
@@ -154,3 +158,11 @@ def last_known(child: ChildZone, state: ZoneState) -> TreeZone:
             if isinstance(below, dict)
         ],
     )
+
+
+def open_room(raw: Any) -> OpenRoom | None:
+    """The open room a child last reported, when it reported one this zone can read."""
+    try:
+        return None if raw is None else OpenRoom.model_validate(raw)
+    except ValidationError:
+        return None

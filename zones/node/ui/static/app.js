@@ -252,23 +252,33 @@ function showSummary(all) {
   text(summary.lastChild, others);
 }
 
-/* Where the room is: for each resource, down the online children with the most of it free. */
+/* A zone's open room: what work that names no reserved key may use (all of it when the
+   zone reports no `open`: nothing is reserved below it). */
+function openFree(zone) {
+  return zone.open ? zone.open.free : zone.free;
+}
+
+/* Where the room is: for each resource, down the online children with the most of it free
+   and open (room reserved for some work is not room for any work). */
 function showRoom(top) {
-  const lines = Object.keys(top.free || {}).sort().map((resource) => {
+  const lines = Object.keys(openFree(top) || {}).sort().map((resource) => {
     const path = [top.name];
     let zone = top;
     for (;;) {
       const fuller = (zone.children || [])
-        .filter((child) => child.state === "online" && child.free && child.free[resource])
-        .sort((a, b) => b.free[resource].sum - a.free[resource].sum)[0];
+        .filter((child) => child.state === "online" && (openFree(child) || {})[resource])
+        .sort((a, b) => openFree(b)[resource].sum - openFree(a)[resource].sum)[0];
       if (!fuller) break;
       zone = fuller;
       path.push(zone.name);
     }
-    const shown = amount(resource, zone.free[resource].sum);
+    const shown = amount(resource, openFree(zone)[resource].sum);
     return `${shown.label}: ${path.join(" › ")} (${shown.text} free)`;
   });
-  text($("room"), lines.length ? `Most room — ${lines.join(" · ")}` : "No free inventory reported.");
+  const reserved = top.reserved && top.reserved.length
+    ? ` (not counting room reserved for ${top.reserved.join(", ")})` : "";
+  text($("room"), lines.length
+    ? `Most open room${reserved} — ${lines.join(" · ")}` : "No free inventory reported.");
 }
 
 function placeZones(list, zones, top, isTop) {
@@ -303,6 +313,7 @@ function newZone(key) {
     instances: element("span", "count"),
     free: element("span", "free"),
     seen: element("span", "seen"),
+    reserved: element("span", "reserved"),
     open: element("span", "open"),
     link: element("a", "child-page", "open its page ›"),
     children: element("ul", "children"),
@@ -313,7 +324,7 @@ function newZone(key) {
     fold.setAttribute("aria-expanded", String(open));
     fold.textContent = open ? "▾" : "▸";
   });
-  facts.append(parts.hosts, parts.instances, parts.seen, parts.free);
+  facts.append(parts.hosts, parts.instances, parts.seen, parts.reserved, parts.free);
   parts.open.append(parts.link);
   card.append(fold, parts.name, parts.badge, facts, parts.open);
   item.append(card, parts.children);
@@ -331,6 +342,9 @@ function fillZone(item, zone, top, isTop) {
   fillFact(parts.hosts, zone.hosts, "host");
   fillFact(parts.instances, zone.instances, "instance");
   fillFree(parts.free, zone.free, top.free || {});
+  const kept = zone.reserved && zone.reserved.length ? zone.reserved.join(", ") : "";
+  text(parts.reserved, kept ? `room reserved for ${kept} below` : "");
+  parts.reserved.hidden = !kept;
   const byNameOnly = !isTop && !zone.last_seen && typeof zone.hosts !== "number";
   text(parts.seen, isTop ? "this zone" : byNameOnly ? "known by name only" : seenAgo(zone.last_seen));
   parts.seen.title = zone.last_seen || "";
