@@ -45,7 +45,7 @@ from typing import Any
 import aiohttp
 
 from bench.fleet import ADMIN_PASSWORD, SERVICE_USER, fleet_settings, register_child, start
-from bench.poll import login, spawn_fleets
+from bench.poll import login, spawn_fleets, timed
 from zones.node.cli import event_loop_factory
 from zones.router.children.forwarding import MOVING_HEADER, SERVICE_TOKEN_HEADER
 from zones.router.following.appkeys import POLLER
@@ -98,9 +98,7 @@ async def bounded(actions: list[Callable[[], Awaitable[object]]], limit: int) ->
 
 
 async def timed_ms(action: Callable[[], Awaitable[object]]) -> float:
-    started = time.perf_counter()
-    await action()
-    return (time.perf_counter() - started) * 1000
+    return (await timed(action)).wall_ms
 
 
 class Scale:

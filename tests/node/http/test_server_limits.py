@@ -86,7 +86,6 @@ async def test_a_client_gone_mid_body_is_one_line_without_a_traceback(
     reader, writer = await connect(zone)
     writer.write(LOGIN_HEAD + b"Content-Length: 100\r\n\r\n" + b'{"username": ')
     await writer.drain()
-    await asyncio.sleep(0)  # let the zone start reading the body
     await hang_up(writer)
 
     def access_lines() -> list[logging.LogRecord]:

@@ -9,8 +9,10 @@ import aiohttp
 from aiohttp import web
 
 from tests.conftest import ZoneStarter
+from tests.router.fake_child import AppServer, serve_app
 from tests.router.tree import SERVICE_USER, Tree
 
+__all__ = ["serve_app"]  # a fixture, used by name
 ELSEWHERE = "http://10.20.30.40:8100"  # never contacted: refused before any connection
 ONLY_TEN = {"allowed_children": ["10.0.0.0/8"]}
 
@@ -98,42 +100,32 @@ async def test_children_outside_the_rules_are_not_contacted_once_the_rules_chang
 
 
 async def test_a_childs_redirect_is_never_followed(
-    http: aiohttp.ClientSession, zones: ZoneStarter
+    http: aiohttp.ClientSession, zones: ZoneStarter, serve_app: AppServer
 ) -> None:
     """A "child" that answers everything with a redirect to another address: the zone
     does not follow it (the other address, allowed or not, is never contacted)."""
     contacted: list[str] = []
 
-    async def redirect(request: web.Request) -> web.Response:
-        raise web.HTTPTemporaryRedirect(f"http://127.0.0.2:{elsewhere_port}{request.path}")
-
     async def count(request: web.Request) -> web.Response:
         contacted.append(request.path)
         return web.json_response({})
 
-    hostile, elsewhere = web.Application(), web.Application()
+    async def redirect(request: web.Request) -> web.Response:
+        raise web.HTTPTemporaryRedirect(f"{elsewhere}{request.path}")
+
+    counting, hostile = web.Application(), web.Application()
+    counting.router.add_route("*", "/{tail:.*}", count)
     hostile.router.add_route("*", "/{tail:.*}", redirect)
-    elsewhere.router.add_route("*", "/{tail:.*}", count)
-    runners = [web.AppRunner(app) for app in (hostile, elsewhere)]
-    for runner in runners:
-        await runner.setup()
-    try:
-        hostile_site = web.TCPSite(runners[0], "127.0.0.1", 0)
-        elsewhere_site = web.TCPSite(runners[1], "127.0.0.2", 0)
-        await hostile_site.start()
-        await elsewhere_site.start()
-        hostile_port = hostile_site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        elsewhere_port = elsewhere_site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        tree = Tree(http)
-        await tree.start(zones, "root")
-        body = {"zone": credentials(f"http://127.0.0.1:{hostile_port}")}
-        added = await tree.admins["root"].call("POST", "/zones", json_body=body)
-        assert added.status in (201, 502), added
-        await tree.poll("root")
-        assert contacted == []
-    finally:
-        for runner in runners:
-            await runner.cleanup()
+    elsewhere = await serve_app(counting)
+    hostile_url = await serve_app(hostile)
+    tree = Tree(http)
+    await tree.start(zones, "root")
+    added = await tree.admins["root"].call(
+        "POST", "/zones", json_body={"zone": credentials(hostile_url)}
+    )
+    assert added.status in (201, 502), added
+    await tree.poll("root")
+    assert contacted == []
 
 
 async def test_hosts_no_resolver_takes_or_odd_spellings_of_addresses_are_400(

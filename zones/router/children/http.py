@@ -260,8 +260,7 @@ class ChildClient:
             raise ChildUnreachable(f"{method} {url} was not contacted: {exc}") from exc
         except aiohttp.ClientConnectorError as exc:
             if isinstance(exc.os_error, NotAllowed):
-                reason = f"{exc.os_error}"
-                raise ChildUnreachable(f"{method} {url} was not contacted: {reason}") from exc
+                raise ChildUnreachable(f"{method} {url} was not contacted: {exc.os_error}") from exc
             raise ChildUnreachable(f"{method} {url} could not be reached: {exc}") from exc
         except aiohttp.ClientError as exc:
             # Connected, maybe sent, then lost: the child may have acted on it.

@@ -19,17 +19,17 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from zones.errors import ChildError, ChildRefused, ChildTimeout
-from zones.node.appkeys import SESSIONS, SETTINGS, ZONE_UUID
+from zones.node.appkeys import SETTINGS, ZONE_UUID
 from zones.node.http.callers import Role
 from zones.node.http.endpoints import Call, EndpointTable, json_response
 from zones.router.children.appkeys import CHILD_CLIENT, CHILD_TOKENS
 from zones.router.children.forwarding import PATH_HEADER, visited_path
 from zones.router.children.http import BUDGET_HEADER
 from zones.router.children.models import ChildZone, ZoneState
-from zones.router.children.registry import list_children
 from zones.router.children.schemas import OpenRoom, TreeEnvelope, TreeZone
 from zones.router.children.tokens import ChildCredentials
 from zones.router.following.appkeys import ZONE_INFO
+from zones.router.instances.appkeys import ROUTING_CACHE
 from zones.router.instances.route import budget_of
 
 endpoints = EndpointTable("zones")
@@ -49,8 +49,7 @@ async def zone_tree(call: Call[None]) -> web.StreamResponse:
     visited = visited_path(call.request, call.app[ZONE_UUID])
     deadline = time.monotonic() + budget(call)
     info = await call.app[ZONE_INFO].current()
-    async with call.app[SESSIONS].begin() as session:
-        children = await list_children(session)
+    children = await call.app[ROUTING_CACHE].children()  # the copy in memory: no statement
     asked = [child_tree(call, child, visited, deadline) for child in children]
     tree = TreeZone(
         name=info.name,

@@ -36,6 +36,7 @@ from zones.errors import (
 )
 from zones.node.appkeys import SETTINGS, ZONE_UUID
 from zones.node.fields import ZONE_NAME_PATTERN
+from zones.node.http.openapi import ZONE_PARAMETER
 from zones.node.http.prefer import wait_asked
 from zones.node.http.request_ids import REQUEST_ID_HEADER, request_id_of
 from zones.node.http.server import read_body
@@ -59,7 +60,6 @@ from zones.router.instances.appkeys import ROUTING_CACHE
 from zones.router.instances.route import budget_of
 from zones.router.quotas.appkeys import KEPT_QUOTAS
 
-ZONE_PARAMETER = "zone"
 # The answer's X-Zones-Path names the zones crossed; the request's carries their uuids.
 CROSSED_HEADER = PATH_HEADER
 PASSED_DOWN = ("Authorization", "X-Auth-Token", "Content-Type", "Accept", "If-None-Match", "Prefer")
