@@ -82,14 +82,19 @@ class Tree:
 
 
 async def trusting_chain(
-    http: aiohttp.ClientSession, zones: ZoneStarter, host: str, inventory: dict[str, float]
+    http: aiohttp.ClientSession,
+    zones: ZoneStarter,
+    host: str,
+    inventory: dict[str, float],
+    **sections: Any,
 ) -> Tree:
-    """root > mid > leaf, the lower zones trusting the root's tokens; one host at the leaf."""
+    """root > mid > leaf, the lower zones trusting the root's tokens; one host at the leaf;
+    `sections` (`poll=...`) for every zone."""
     tree = Tree(http)
-    root = await tree.start(zones, "root")
+    root = await tree.start(zones, "root", **sections)
     trust = {"trusted_issuers": [root.url]}
-    await tree.start(zones, "mid", auth=trust)
-    await tree.start(zones, "leaf", auth=trust)
+    await tree.start(zones, "mid", auth=trust, **sections)
+    await tree.start(zones, "leaf", auth=trust, **sections)
     await tree.heartbeat("leaf", host, inventory=inventory)
     await tree.add_child("mid", "leaf")
     await tree.add_child("root", "mid")

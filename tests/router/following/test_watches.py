@@ -4,14 +4,14 @@ second (a heartbeat, a create, a delete), because each parent holds a watch on e
 from __future__ import annotations
 
 import asyncio
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from typing import Any
 
 import aiohttp
 
 from tests.conftest import ZoneStarter
 from tests.harness import eventually
-from tests.router.tree import Tree
+from tests.router.tree import Tree, trusting_chain
 from tests.statements import counting
 
 WATCHING = {"interval": 30.0, "timeout": 1.0, "watch": True}
@@ -99,3 +99,39 @@ async def settled(tree: Tree, *names: str, quiet: float = 0.3, timeout: float = 
         if all(not window.statements for window in windows):
             return
         assert asyncio.get_running_loop().time() < deadline, "the zones never went quiet"
+
+
+async def test_a_create_through_a_zone_changes_its_info_once_so_its_parents_hear_it_once(
+    http: aiohttp.ClientSession, zones: ZoneStarter
+) -> None:
+    # Entering at root: the leaf's answer to the create tells mid what the leaf has now,
+    # and the create's commit at mid changes mid's client index: one generation for both;
+    # the leaf's news that mid's watch then fetches (mid knew it from the answer) writes
+    # nothing.
+    tree = await trusting_chain(http, zones, "h1", {"ram_mb": 1024}, poll=WATCHING)
+    await eventually(lambda: free_ram_is(tree, "root", 1024), timeout=5)
+    await settled(tree, "leaf", "mid", "root")
+    before = (await tree.info("mid"))["generation"]
+    seen: list[int] = []
+    watching = asyncio.create_task(generations(tree, "mid", before, seen))
+    body = {"instance": {"name": "i", "resources": {"ram_mb": 256}}}
+    made = await tree.admins["root"].call("POST", "/instances", json_body=body)
+    assert made.status == 201, made
+    await eventually(lambda: free_ram_is(tree, "root", 768), timeout=SOON)
+    await settled(tree, "leaf", "mid", "root")
+    watching.cancel()
+    with suppress(asyncio.CancelledError):
+        await watching
+    assert len(seen) == 1, f"mid's info went through {len(seen)} generations: {seen}"
+    assert seen[0] == (await tree.info("mid"))["generation"]
+
+
+async def generations(tree: Tree, zone: str, since: int, seen: list[int]) -> None:
+    """Each generation of the zone's info after `since`, as a watching parent sees them."""
+    while True:
+        answer = await tree.admins[zone].call(
+            "GET", "/zones/info", headers={"If-None-Match": f'"{since}"', "Prefer": "wait=5"}
+        )
+        if answer.status == 200:
+            since = answer.body["zone"]["generation"]
+            seen.append(since)

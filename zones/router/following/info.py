@@ -48,6 +48,10 @@ from zones.router.index.models import ClientIndex
 from zones.router.instances.cache import MAX_SUMMARY_BYTES, Report, RoutingCache
 from zones.router.instances.models import Instance
 
+# How long the held watches may wait, after a child's answer to a write changed what this
+# zone shows, for the write's commit to wake them (ZoneInfoKeeper._reported).
+REPORT_GRACE_SECONDS = 0.05
+
 
 def generation_of(content: dict[str, Any]) -> int:
     digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode("utf-8")).digest()
@@ -93,8 +97,9 @@ class ZoneInfoKeeper:
         self._released = False
         self._process = uuid.uuid4().hex[:12]
         self._built_after = 0  # the changes the kept info was built after
+        self._wake_later: asyncio.TimerHandle | None = None
         hosts.on_change(self.changed)
-        children.on_report(self.changed)
+        children.on_report(self._reported)
         watch_commits(sessions, ChildZone, self.changed, columns=SHOWN_OF_A_CHILD)
         watch_commits(sessions, ClientIndex, self.changed)
         watch_commits(sessions, Instance, self._instances_written)
@@ -102,6 +107,23 @@ class ZoneInfoKeeper:
     def changed(self) -> None:
         self._changes += 1
         self._valid_until = float("-inf")
+        self._wake_watches()
+
+    def _reported(self) -> None:
+        """A child's answer to a write said what it has now. The write's own commit follows
+        at once and changes the info again (its client index): the held watches are woken
+        by that commit, so that parents get one new generation per write, not two; only if
+        no commit comes within `REPORT_GRACE_SECONDS` are they woken for the report alone."""
+        self._changes += 1
+        self._valid_until = float("-inf")
+        if self._wake_later is None:
+            loop = asyncio.get_running_loop()
+            self._wake_later = loop.call_later(REPORT_GRACE_SECONDS, self._wake_watches)
+
+    def _wake_watches(self) -> None:
+        if self._wake_later is not None:
+            self._wake_later.cancel()
+            self._wake_later = None
         moved, self._moved = self._moved, asyncio.Event()
         moved.set()
 
@@ -146,7 +168,7 @@ class ZoneInfoKeeper:
     def release(self) -> None:
         """Answer every held watch now, and hold none from here on (the zone is stopping)."""
         self._released = True
-        self._moved.set()
+        self._wake_watches()
 
     async def changed_from(self, etag: str, wait: float) -> ZoneInfo:
         """The info once it differs from `etag`, or as it is after `wait` seconds.

@@ -153,9 +153,24 @@ def floored(amount: Any) -> Any:
 
 
 async def learn_child_answer(session: AsyncSession, client: str, child_id: int, news: News) -> None:
-    """What the child said it answers for the client (polls, and moves' old copies)."""
+    """What the child said it answers for the client (polls, and moves' old copies).
+
+    News already kept (the answer to the write that caused it brought it first, as
+    `X-Zones-Lookup`) changes nothing, so nothing is written: bumping the client's revision
+    again would change this zone's info and send the same news up once more, one wave per
+    level for every create."""
+    params = {"client": client, "child": child_id, "revision": news.revision}
+    if (await run(session, _kept_as_new, params)).first() is not None:
+        return
     await lock_client(session, client)
     await update_child(session, client, child_id, news=news)
+
+
+_kept_as_new = select(table_of(ClientChild).c.answer_revision).where(
+    table_of(ClientChild).c.client == bindparam("client"),
+    table_of(ClientChild).c.child_id == bindparam("child", type_=Integer()),
+    table_of(ClientChild).c.answer_revision >= bindparam("revision", type_=Integer()),
+)
 
 
 async def keep_child_answer_now(
