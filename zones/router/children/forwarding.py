@@ -34,8 +34,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from aiohttp import web
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
-from tenacity.wait import wait_random_exponential
 
 from zones.auth.tokens import TokenVerifier, token_from_headers
 from zones.capabilities.values import KEY_PATTERN
@@ -43,6 +41,7 @@ from zones.errors import ChildAnswerLost, ChildTimeout, ChildUnreachable, LoopDe
 from zones.node.metrics.registry import Metrics, method_label
 from zones.router.children.http import BUDGET_HEADER, ChildClient, Reply
 from zones.router.children.models import ChildZone
+from zones.router.children.retries import sent_again_when_lost
 from zones.router.children.tokens import ChildCredentials, ChildTokens
 
 SERVICE_TOKEN_HEADER = "X-Zones-Service-Token"
@@ -60,7 +59,6 @@ FROM_PARENT_KEY = web.RequestKey("from_parent", bool)
 # A call another zone relayed here for `?zone=` (zones.router.reaching) is the caller's own:
 # the relaying zone's service token vouches for its budget and path, not for acting for it.
 RELAYED_KEY = web.RequestKey("relayed", bool)
-CONNECT_ATTEMPTS = 3
 
 
 def visited_path(request: web.Request, own_uuid: str) -> list[str]:
@@ -161,12 +159,6 @@ class Forwarder:
         """`wait()`, asked before each sending, is how long this zone may wait for the
         answer (the child is told, as its budget); none: the client's child timeout."""
         credentials = ChildCredentials.of(child)
-        retrying = AsyncRetrying(
-            retry=retry_if_exception_type((ChildUnreachable, ChildAnswerLost)),
-            stop=stop_after_attempt(CONNECT_ATTEMPTS),
-            wait=wait_random_exponential(multiplier=0.05, max=0.5),
-            reraise=True,
-        )
         caller = caller_token(request)
         lost: list[ChildAnswerLost] = []
         sent = 0
@@ -210,7 +202,7 @@ class Forwarder:
             return reply
 
         try:
-            answer: ChildAnswer = await retrying(once)
+            answer: ChildAnswer = await sent_again_when_lost(once)
         except ChildUnreachable as exc:
             if lost:  # an earlier try may have reached the child: that is what counts
                 raise lost[-1] from exc

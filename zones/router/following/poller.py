@@ -21,15 +21,13 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
-from tenacity.wait import wait_random_exponential
-
 from zones.auth.keys import SecretUnreadable
-from zones.errors import ChildAnswerLost, ChildError, ChildRefused, ChildTimeout, ChildUnreachable
+from zones.errors import ChildError, ChildRefused, ChildTimeout
 from zones.node.config import PollSettings
 from zones.node.database import Sessions
 from zones.router.children.http import ChildClient
 from zones.router.children.registry import list_children
+from zones.router.children.retries import sent_again_when_lost
 from zones.router.children.schemas import ZoneInfo
 from zones.router.children.tokens import ChildCredentials, ChildTokens
 from zones.router.following.index_sync import fetch_changes
@@ -40,7 +38,6 @@ POLL_CONCURRENCY = 64
 # Fetching a child's client index changes may take a few poll timeouts (thousands of
 # clients after a zone-add); it never counts against the child's health.
 CHANGES_TIMEOUT_POLLS = 5
-CONNECT_ATTEMPTS = 3
 log = logging.getLogger("zones.poller")
 
 
@@ -152,13 +149,7 @@ class ChildPoller:
     async def _fetch_retrying(
         self, target: PollTarget, request_id: str, wait: float | None
     ) -> tuple[ZoneInfo | None, bool]:
-        retrying = AsyncRetrying(
-            retry=retry_if_exception_type((ChildUnreachable, ChildAnswerLost)),
-            stop=stop_after_attempt(CONNECT_ATTEMPTS),
-            wait=wait_random_exponential(multiplier=0.05, max=0.5),
-            reraise=True,
-        )
-        return await retrying(self._fetch, target, request_id, wait)
+        return await sent_again_when_lost(lambda: self._fetch(target, request_id, wait))
 
     async def _fetch(
         self, target: PollTarget, request_id: str, wait: float | None

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, delete, insert, select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import defer
 
 from zones.capabilities.aggregate import aggregate_from_json, free_from_json
 from zones.node.database import AsyncSession, run, table_of, utcnow
@@ -96,11 +97,16 @@ async def record_round(
     observe: Observer | None = None,
 ) -> list[PollOutcome]:
     """Write every outcome and return them as recorded (each told to `observe`)."""
-    ids = [outcome.child_id for outcome in outcomes]
     # Not locked: the writes of a create or delete take the client index before the child,
     # and so does a round; a child removed between this read and the writes is met below.
-    chosen = select(ChildZone).where(ChildZone.id.in_(ids))
-    children = {child.id: child for child in await session.scalars(chosen)}
+    # Only the children that answered with a new info need their last one (to compare).
+    learning = [outcome.child_id for outcome in outcomes if outcome.info is not None]
+    plain = [outcome.child_id for outcome in outcomes if outcome.info is None]
+    children: dict[int, ChildZone] = {}
+    for ids, options in ((learning, ()), (plain, (defer(ChildZone.last_info, raiseload=True),))):
+        if ids:
+            chosen = select(ChildZone).where(ChildZone.id.in_(ids)).options(*options)
+            children.update((child.id, child) for child in await session.scalars(chosen))
     before = {child.id: child.state for child in children.values()}
     recorded = await _record_round(session, children, outcomes, failures_before_offline, own_uuid)
     if observe is not None:
@@ -202,7 +208,11 @@ async def _record(
             await learn_child_answer(session, news.client, child.id, news)
         child.clients_known_at = outcome.clients_known_at
     _apply(child, outcome, failures_before_offline)
-    await session.flush()  # a refused value fails here, inside the caller's savepoint
+    if outcome.info is not None or outcome.news:
+        # What the child sent is written now, so that a value the database refuses fails
+        # here, inside the caller's savepoint; a plain state update is flushed with the
+        # round's others, in one many-row UPDATE.
+        await session.flush()
     return outcome
 
 
