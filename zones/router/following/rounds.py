@@ -7,14 +7,15 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, insert, select
+from sqlalchemy import ColumnElement, bindparam, delete, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import defer
 
 from zones.capabilities.aggregate import aggregate_from_json, free_from_json
-from zones.node.database import AsyncSession, run, table_of, utcnow
+from zones.node.database import AsyncSession, dialect_of, insert_for, run, table_of, utcnow
 from zones.router.children.models import ChildCapability, ChildFree, ChildZone
 from zones.router.children.schemas import ZoneInfo
 from zones.router.children.tokens import ChildCredentials
@@ -207,12 +208,9 @@ async def _record(
         for news in outcome.news:
             await learn_child_answer(session, news.client, child.id, news)
         child.clients_known_at = outcome.clients_known_at
+    # Flushed with the round's other children, in one many-row UPDATE: a value the database
+    # refuses fails the round's savepoint, and the round is then written child by child.
     _apply(child, outcome, failures_before_offline)
-    if outcome.info is not None or outcome.news:
-        # What the child sent is written now, so that a value the database refuses fails
-        # here, inside the caller's savepoint; a plain state update is flushed with the
-        # round's others, in one many-row UPDATE.
-        await session.flush()
     return outcome
 
 
@@ -256,6 +254,7 @@ async def _learn(
         capabilities=before.get("capabilities") != child.last_info["capabilities"],
         free=(before.get("free"), before.get("open"))
         != (child.last_info["free"], child.last_info.get("open")),
+        same_resources=(before.get("free") or {}).keys() == child.last_info["free"].keys(),
     )
     return None
 
@@ -272,16 +271,32 @@ async def replace_capability_rows(
     info: ZoneInfo | None,
     capabilities: bool = True,
     free: bool = True,
+    same_resources: bool = False,
 ) -> None:
     """Rewrite a child's typed capability rows and free rows (each when asked) from its latest
-    answer (None: none): one DELETE and one many-row INSERT per table."""
+    answer (None: none): one DELETE and one many-row INSERT per table; free amounts of the
+    `same_resources` as before (the usual change: a host's free room moved) are one many-row
+    upsert."""
     if capabilities:
         rows = [] if info is None else capability_rows(child_id, info)
         await _rewrite(session, ChildCapability, child_id, rows)
-    if free:
-        await _rewrite(
-            session, ChildFree, child_id, [] if info is None else free_rows(child_id, info)
-        )
+    if not free:
+        return
+    amounts = [] if info is None else free_rows(child_id, info)
+    if same_resources and amounts:
+        await run(session, _free_upsert(dialect_of(session)), amounts)
+    else:
+        await _rewrite(session, ChildFree, child_id, amounts)
+
+
+@cache
+def _free_upsert(dialect: str) -> Any:
+    insert = insert_for(dialect, ChildFree)
+    amounts = ("max", "sum", "open_max", "open_sum")
+    return insert.on_conflict_do_update(
+        index_elements=["child_id", "resource"],
+        set_={name: insert.excluded[name] for name in amounts},
+    )
 
 
 def free_rows(child_id: int, info: ZoneInfo) -> list[dict[str, Any]]:
@@ -308,9 +323,17 @@ async def _rewrite(
     child_id: int,
     rows: list[dict[str, Any]],
 ) -> None:
-    await session.execute(delete(model).where(model.child_id == child_id))
+    # Core on the connection (no autoflush): the round's child updates stay pending and go
+    # in one many-row UPDATE when the round is flushed.
+    await run(session, _DELETE_ROWS[model], {"child": child_id})
     if rows:
         await run(session, insert(table_of(model)), rows)
+
+
+_DELETE_ROWS = {
+    model: delete(table_of(model)).where(table_of(model).c.child_id == bindparam("child"))
+    for model in (ChildCapability, ChildFree)
+}
 
 
 def capability_rows(child_id: int, info: ZoneInfo) -> list[dict[str, Any]]:
