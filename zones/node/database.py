@@ -12,6 +12,7 @@ import random
 import weakref
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -122,18 +123,22 @@ async def upsert(
 
     One statement (not a read then a write) so that two writers of the same row
     never both insert; `update` names the columns to overwrite (all but keys by default).
+    The statement is built once per backend, table, keys and columns, and run with `values`
+    as its parameters.
     """
-    statement = dialect_insert(session, table).values(**values)
     columns = update if update is not None else [name for name in values if name not in keys]
-    statement = statement.on_conflict_do_update(
-        index_elements=keys, set_={name: statement.excluded[name] for name in columns}
+    statement = _upsert_statement(dialect_of(session), table, tuple(keys), tuple(columns))
+    await session.execute(statement, values)
+
+
+@cache
+def _upsert_statement(
+    dialect: str, table: type[Base], keys: tuple[str, ...], columns: tuple[str, ...]
+) -> Any:
+    statement = insert_for(dialect, table)
+    return statement.on_conflict_do_update(
+        index_elements=list(keys), set_={name: statement.excluded[name] for name in columns}
     )
-    await session.execute(statement)
-
-
-def dialect_insert(session: AsyncSession, table: type[Base]) -> Any:
-    """An INSERT with this backend's ON CONFLICT support (SQLite and PostgreSQL spell it alike)."""
-    return insert_for(dialect_of(session), table)
 
 
 def dialect_of(session: AsyncSession) -> str:

@@ -16,6 +16,7 @@ from tests.statements import counting
 from zones.capabilities.hosts.appkeys import HOST_BOARD
 from zones.capabilities.hosts.models import Host
 from zones.node.appkeys import SESSIONS
+from zones.node.database import _upsert_statement
 
 BEAT = {"capabilities": {"os": "linux", "gpu": True}, "inventory": {"ram_mb": 4096, "disk_gb": 50}}
 
@@ -88,3 +89,17 @@ async def test_a_heartbeat_whose_stored_expiry_runs_out_first_goes_to_the_databa
 
 def parse(moment: str) -> datetime:
     return datetime.fromisoformat(moment.replace("Z", "+00:00"))
+
+
+async def test_a_heartbeat_that_changes_the_host_builds_no_statement_of_its_own(
+    http: aiohttp.ClientSession, zones: ZoneStarter, database_url: str
+) -> None:
+    zone = await zones("changing", database_url)
+    admin = await Api(http, zone.url).as_user()
+    await beat(admin, "h1", inventory={"ram_mb": 1024})  # the upserts are built here, once
+    built = _upsert_statement.cache_info().currsize
+    for ram in (2048, 3072):
+        added = await beat(admin, f"h{ram}", inventory={"ram_mb": ram})  # a new host
+        changed = await beat(admin, "h1", inventory={"ram_mb": ram})
+        assert added["inventory"] == changed["inventory"] == {"ram_mb": ram}
+    assert _upsert_statement.cache_info().currsize == built
