@@ -70,14 +70,17 @@ def build(next_url: str | None, durable: Path | None = None) -> web.Application:
         if next_url is None:
             await commit_write(request, body)
             return web.json_response({"instance": {"id": request.match_info["tail"], "ok": True}})
-        async with app[session_key].request(
-            request.method, f"{next_url}/{request.match_info['tail']}", data=body or None
-        ) as answer:
-            answered = await answer.read()
-            await commit_write(request, answered)
-            return web.Response(
-                body=answered, status=answer.status, content_type="application/json"
-            )
+        try:
+            async with app[session_key].request(
+                request.method, f"{next_url}/{request.match_info['tail']}", data=body or None
+            ) as answer:
+                answered = await answer.read()
+                await commit_write(request, answered)
+                return web.Response(
+                    body=answered, status=answer.status, content_type="application/json"
+                )
+        except aiohttp.ClientConnectionError:  # the next hop is not up yet (wait_for_floor)
+            return web.Response(status=502)
 
     app.cleanup_ctx.append(session_context)
     app.router.add_route("*", "/{tail:.*}", handle)
