@@ -127,14 +127,16 @@ async def upsert(
     as its parameters.
     """
     columns = update if update is not None else [name for name in values if name not in keys]
-    statement = _upsert_statement(dialect_of(session), table, tuple(keys), tuple(columns))
+    statement = upsert_statement(dialect_of(session), table, tuple(keys), tuple(columns))
     await session.execute(statement, values)
 
 
 @cache
-def _upsert_statement(
+def upsert_statement(
     dialect: str, table: type[Base], keys: tuple[str, ...], columns: tuple[str, ...]
 ) -> Any:
+    """The INSERT ... ON CONFLICT (keys) DO UPDATE of `columns`, built once; the rows come as
+    parameters (one set, or a list of them for many rows)."""
     statement = insert_for(dialect, table)
     return statement.on_conflict_do_update(
         index_elements=list(keys), set_={name: statement.excluded[name] for name in columns}

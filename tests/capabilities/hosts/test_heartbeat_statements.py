@@ -16,7 +16,7 @@ from tests.statements import counting
 from zones.capabilities.hosts.appkeys import HOST_BOARD
 from zones.capabilities.hosts.models import Host
 from zones.node.appkeys import SESSIONS
-from zones.node.database import _upsert_statement
+from zones.node.database import upsert_statement
 
 BEAT = {"capabilities": {"os": "linux", "gpu": True}, "inventory": {"ram_mb": 4096, "disk_gb": 50}}
 
@@ -97,9 +97,9 @@ async def test_a_heartbeat_that_changes_the_host_builds_no_statement_of_its_own(
     zone = await zones("changing", database_url)
     admin = await Api(http, zone.url).as_user()
     await beat(admin, "h1", inventory={"ram_mb": 1024})  # the upserts are built here, once
-    built = _upsert_statement.cache_info().currsize
+    built = upsert_statement.cache_info().currsize
     for ram in (2048, 3072):
         added = await beat(admin, f"h{ram}", inventory={"ram_mb": ram})  # a new host
         changed = await beat(admin, "h1", inventory={"ram_mb": ram})
         assert added["inventory"] == changed["inventory"] == {"ram_mb": ram}
-    assert _upsert_statement.cache_info().currsize == built
+    assert upsert_statement.cache_info().currsize == built

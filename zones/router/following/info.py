@@ -105,8 +105,7 @@ class ZoneInfoKeeper:
         watch_commits(sessions, Instance, self._instances_written)
 
     def changed(self) -> None:
-        self._changes += 1
-        self._valid_until = float("-inf")
+        self._outdated()
         self._wake_watches()
 
     def _reported(self) -> None:
@@ -114,11 +113,15 @@ class ZoneInfoKeeper:
         at once and changes the info again (its client index): the held watches are woken
         by that commit, so that parents get one new generation per write, not two; only if
         no commit comes within `REPORT_GRACE_SECONDS` are they woken for the report alone."""
-        self._changes += 1
-        self._valid_until = float("-inf")
+        self._outdated()
         if self._wake_later is None:
             loop = asyncio.get_running_loop()
             self._wake_later = loop.call_later(REPORT_GRACE_SECONDS, self._wake_watches)
+
+    def _outdated(self) -> None:
+        """What the kept info shows changed: it is built again at its next use."""
+        self._changes += 1
+        self._valid_until = float("-inf")
 
     def _wake_watches(self) -> None:
         if self._wake_later is not None:

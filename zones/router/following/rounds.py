@@ -7,7 +7,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from functools import cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, bindparam, delete, insert, select
@@ -15,7 +14,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import defer
 
 from zones.capabilities.aggregate import aggregate_from_json, free_from_json
-from zones.node.database import AsyncSession, dialect_of, insert_for, run, table_of, utcnow
+from zones.node.database import (
+    AsyncSession,
+    dialect_of,
+    run,
+    table_of,
+    upsert_statement,
+    utcnow,
+)
 from zones.router.children.models import ChildCapability, ChildFree, ChildZone
 from zones.router.children.schemas import ZoneInfo
 from zones.router.children.tokens import ChildCredentials
@@ -284,19 +290,14 @@ async def replace_capability_rows(
         return
     amounts = [] if info is None else free_rows(child_id, info)
     if same_resources and amounts:
-        await run(session, _free_upsert(dialect_of(session)), amounts)
+        upsert = upsert_statement(dialect_of(session), ChildFree, FREE_KEYS, FREE_AMOUNTS)
+        await run(session, upsert, amounts)
     else:
         await _rewrite(session, ChildFree, child_id, amounts)
 
 
-@cache
-def _free_upsert(dialect: str) -> Any:
-    insert = insert_for(dialect, ChildFree)
-    amounts = ("max", "sum", "open_max", "open_sum")
-    return insert.on_conflict_do_update(
-        index_elements=["child_id", "resource"],
-        set_={name: insert.excluded[name] for name in amounts},
-    )
+FREE_KEYS = ("child_id", "resource")
+FREE_AMOUNTS = ("max", "sum", "open_max", "open_sum")
 
 
 def free_rows(child_id: int, info: ZoneInfo) -> list[dict[str, Any]]:
@@ -325,13 +326,17 @@ async def _rewrite(
 ) -> None:
     # Core on the connection (no autoflush): the round's child updates stay pending and go
     # in one many-row UPDATE when the round is flushed.
-    await run(session, _DELETE_ROWS[model], {"child": child_id})
+    remove, add = _REWRITES[model]
+    await run(session, remove, {"child": child_id})
     if rows:
-        await run(session, insert(table_of(model)), rows)
+        await run(session, add, rows)
 
 
-_DELETE_ROWS = {
-    model: delete(table_of(model)).where(table_of(model).c.child_id == bindparam("child"))
+_REWRITES = {
+    model: (
+        delete(table_of(model)).where(table_of(model).c.child_id == bindparam("child")),
+        insert(table_of(model)),
+    )
     for model in (ChildCapability, ChildFree)
 }
 
