@@ -3,15 +3,19 @@ every change it shows is in the very next answer, with no wait."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
+import pytest
 
 from tests.conftest import ZoneStarter
 from tests.harness import Answer, Api, eventually
 from tests.statements import counting
 from zones.capabilities.hosts.registry import LiveHost
+from zones.router.children.schemas import ZoneInfo
+from zones.router.following.appkeys import ZONE_INFO
 from zones.router.following.info import until_first_expiry
 
 BEAT = {"capabilities": {"os": "linux"}, "inventory": {"ram_mb": 4096}}
@@ -101,3 +105,40 @@ def test_an_info_built_from_a_host_that_expired_meanwhile_is_due_at_once() -> No
     assert until_first_expiry([later, expired]) <= -1
     assert 29 < until_first_expiry([later]) <= 30
     assert until_first_expiry([]) == float("inf")
+
+
+async def test_a_change_while_a_held_watch_builds_the_info_is_in_its_answer_at_once(
+    http: aiohttp.ClientSession, zones: ZoneStarter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A held watch woken by a change that shows nothing new builds the info again; a host
+    that arrives while that build is awaited must end the watch at once, not at its wait's
+    end (the wake-up it sent was lost once, and a parent then missed a new gpu host)."""
+    zone = await zones("raced", router={"reread_interval": 3600.0})
+    admin = await Api(http, zone.url).as_user()
+    await beat(admin)
+    first = await info(admin)
+    keeper = zone.app[ZONE_INFO]
+    built = keeper.current
+    arrived, armed = asyncio.Event(), asyncio.Event()
+
+    async def current_with_a_host_arriving_meanwhile() -> ZoneInfo:
+        info_now = await built()
+        if armed.is_set():  # the waiter's build after the empty change: h2 comes meanwhile
+            armed.clear()
+            await beat(admin, "h2")
+        arrived.set()  # the watch has its first info: it waits from here on
+        return info_now
+
+    monkeypatch.setattr(keeper, "current", current_with_a_host_arriving_meanwhile)
+    held = asyncio.create_task(
+        admin.call(
+            "GET",
+            "/zones/info",
+            headers={"If-None-Match": first.headers["ETag"], "Prefer": "wait=30"},
+        )
+    )
+    await asyncio.wait_for(arrived.wait(), timeout=5)
+    armed.set()
+    keeper.changed()  # a change that shows nothing new: the info is built, and is the same
+    answer = await asyncio.wait_for(held, timeout=5)
+    assert answer.status == 200 and answer.body["zone"]["hosts"] == 2, answer

@@ -181,18 +181,19 @@ class ZoneInfoKeeper:
         builds the info again only then (no timer reads the database).
         """
         deadline = time.monotonic() + wait
-        info = await self.current()
-        while etag_of(info.generation) == etag and not self._released:
-            moved, now = self._moved, time.monotonic()
-            if now >= deadline:
+        while True:
+            # Taken before the info is built: a change while it is being built (which
+            # awaits) sets this event, so the wait below ends at once and builds again.
+            moved = self._moved
+            info = await self.current()
+            now = time.monotonic()
+            if etag_of(info.generation) != etag or self._released or now >= deadline:
                 return info
             # Not below 10 ms: a host that expires right now must not spin the loop.
             until = max(0.01, min(deadline, self._first_expiry) - now)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(until):
                     await moved.wait()
-            info = await self.current()
-        return info
 
     async def current(self) -> ZoneInfo:
         if self._info is not None and time.monotonic() < self._valid_until:
