@@ -32,6 +32,7 @@ from zones.router.following.rounds import PollOutcome, PollTarget
 log = logging.getLogger("zones.watcher")
 # A change of these (or a child added or removed) starts, stops or restarts its watch.
 HOW_REACHED = ("api_url", "username", "password_encrypted", "enabled")
+RETRY_AFTER_OWN_FAILURE = 1.0  # seconds: after this zone failed to read or record a watch
 
 
 class ChildWatcher:
@@ -50,12 +51,14 @@ class ChildWatcher:
         try:
             while True:
                 self._children_moved.clear()
+                pause = self._settings.interval
                 try:
                     self._follow(await self._poller.targets())
                 except Exception:
                     log.exception("cannot read the children to watch; trying again")
+                    pause = min(pause, RETRY_AFTER_OWN_FAILURE)
                 with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self._settings.interval):
+                    async with asyncio.timeout(pause):
                         await self._children_moved.wait()
         finally:
             for _, task in self._watches.values():
@@ -90,8 +93,11 @@ class ChildWatcher:
             except asyncio.CancelledError:
                 raise
             except Exception:
+                # This zone's own failure (its database, mostly), not the child's: the watch
+                # is held again soon, not after a whole interval without news.
                 log.exception("watch of child %s failed", target.credentials.child_id)
-                recorded = None
+                await asyncio.sleep(min(self._settings.interval, RETRY_AFTER_OWN_FAILURE))
+                continue
             if recorded is not None:
                 target = recorded.next_target()
                 if recorded.ok and recorded.held:
